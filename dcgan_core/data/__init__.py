@@ -1,1 +1,65 @@
-"""Data sets: procedural (rooms, faces) and readers for real data on local paths."""
+"""Data sets: procedural stand-ins (rooms, faces) and readers for real data on local paths.
+
+Every data set yields float32 (C, H, W) tensors in [-1, 1] (the range of G's tanh).
+Nothing is downloaded: real data sets are read from where the user keeps them.
+
+    build_dataset("rooms", image_size=64)                      # bedrooms, with window boxes
+    build_dataset("faces", image_size=64)                      # faces, with attribute labels
+    build_dataset("folder", root="~/pics", image_size=64)      # any folder of jpg/png/webp
+    build_dataset("lsun", root="bedroom_train_lmdb")           # LSUN lmdb (needs `pip install lmdb`)
+    build_dataset("cifar10", root="cifar-10-batches-py", image_size=32)
+    build_dataset("mnist", root="mnist/", image_size=32)       # grayscale by default
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from torch.utils.data import Dataset
+
+PROCEDURAL_DATASETS = ("rooms", "faces")
+REAL_DATASETS = ("folder", "lsun", "cifar10", "mnist")
+DATASETS = PROCEDURAL_DATASETS + REAL_DATASETS
+
+
+def natural_channels(name: str) -> int:
+    """Channels a data set comes in: MNIST is grayscale, everything else RGB."""
+    return 1 if name == "mnist" else 3
+
+
+def build_dataset(
+    name: str,
+    *,
+    root: str | Path | None = None,
+    image_size: int = 64,
+    channels: int | None = None,
+    train: bool = True,
+    length: int = 50_000,
+    seed: int = 0,
+) -> Dataset:
+    """Make a data set by name. `length` and `seed` apply to procedural ones, `root` and `train` to real ones."""
+    if name not in DATASETS:
+        raise ValueError(f"unknown data set {name!r}; choose one of {', '.join(DATASETS)}")
+    channels = channels or natural_channels(name)
+    if name in PROCEDURAL_DATASETS:
+        if channels != 3:
+            raise ValueError(f"the procedural {name} data set is RGB; use channels 3")
+        if name == "rooms":
+            from .rooms import RoomsDataset
+
+            return RoomsDataset(image_size=image_size, length=length, seed=seed)
+        from .faces import FacesDataset
+
+        return FacesDataset(image_size=image_size, length=length, seed=seed)
+    if root is None:
+        raise ValueError(f"the {name} data set is read from a local path: give its location (--data-root PATH)")
+    root = Path(root).expanduser()
+    from . import readers
+
+    if name == "folder":
+        return readers.ImageFolderDataset(root, image_size=image_size, channels=channels)
+    if name == "lsun":
+        return readers.LSUNDataset(root, image_size=image_size, channels=channels)
+    if name == "cifar10":
+        return readers.CIFAR10Dataset(root, train=train, image_size=image_size, channels=channels)
+    return readers.MNISTDataset(root, train=train, image_size=image_size, channels=channels)

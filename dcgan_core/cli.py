@@ -1,0 +1,211 @@
+"""`dcgan` command line: thin wrappers over the library.
+
+    dcgan train --dataset rooms --image-size 32 --steps 300 --out runs/rooms32
+    dcgan train --resume runs/rooms32 --steps 600
+    dcgan sample --model runs/rooms32 --seed 0 --out grid.png
+    dcgan info runs/rooms32
+    dcgan data preview --dataset faces --out faces.png
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from dataclasses import fields
+
+EXIT_USAGE, EXIT_DIVERGED, EXIT_INTERRUPTED = 2, 3, 130
+
+# TrainConfig field -> (flag, help). Defaults come from TrainConfig itself.
+TRAIN_FLAGS = {
+    "dataset": ("--dataset", "rooms | faces (procedural, offline) | folder | lsun | cifar10 | mnist (local files)"),
+    "data_root": ("--data-root", "path of a real data set (folder, LSUN lmdb, CIFAR-10 batches, MNIST idx files)"),
+    "dataset_size": ("--dataset-size", "images rendered for a procedural data set"),
+    "image_size": ("--image-size", "32, 64 or 128"),
+    "channels": ("--channels", "1 or 3 (default: the data set's own)"),
+    "nz": ("--nz", "size of z"),
+    "ngf": ("--ngf", "generator width"),
+    "ndf": ("--ndf", "discriminator width"),
+    "z_prior": ("--z-prior", "uniform (paper) or normal"),
+    "batch_size": ("--batch-size", "images per step"),
+    "lr": ("--lr", "Adam learning rate"),
+    "beta1": ("--beta1", "Adam beta1"),
+    "beta2": ("--beta2", "Adam beta2"),
+    "steps": ("--steps", "total steps (one D and one G update each)"),
+    "seed": ("--seed", "seed for weights, data order and noise"),
+    "out_dir": ("--out", "run folder for checkpoints, samples and metrics"),
+    "log_every": ("--log-every", "steps between metrics records"),
+    "sample_every": ("--sample-every", "steps between sample grids"),
+    "checkpoint_every": ("--checkpoint-every", "steps between checkpoints"),
+    "device": ("--device", "auto (CUDA, then MPS, then CPU), cpu, cuda, cuda:N or mps"),
+    "precision": ("--precision", "auto (bf16 where the hardware has it), bf16 or fp32"),
+    "num_workers": ("--num-workers", "data loading workers for folder/lsun data sets"),
+}
+
+
+def _add_train_parser(sub) -> None:
+    from .train import TrainConfig
+
+    p = sub.add_parser(
+        "train",
+        help="train a DCGAN (paper settings by default)",
+        description="Train a DCGAN with the paper's settings (Adam 2e-4, beta1 0.5, batch 128) unless told otherwise. "
+        "Writes checkpoints, sample grids and metrics.jsonl into --out; --resume continues a run exactly.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    defaults = {f.name: f.default for f in fields(TrainConfig)}
+    types = {"data_root": str, "channels": int, "dataset": str, "z_prior": str, "out_dir": str, "device": str, "precision": str}
+    for name, (flag, help_text) in TRAIN_FLAGS.items():
+        kind = types.get(name) or type(defaults[name])
+        # default None so --resume can tell which flags were given
+        p.add_argument(flag, dest=name, type=kind, default=None, help=f"{help_text} (default: {defaults[name]})")
+    p.add_argument("--no-channels-last", dest="channels_last", action="store_const", const=False, default=None,
+                   help="keep NCHW memory layout (channels_last is on by default: faster)")
+    p.add_argument("--compile", dest="compile", action="store_const", const=True, default=None, help="torch.compile G and D")
+    p.add_argument("--no-progress", dest="progress", action="store_const", const=False, default=None, help="no progress bar")
+    p.add_argument("--resume", metavar="RUN_DIR", help="continue the run in RUN_DIR from its last checkpoint")
+    p.set_defaults(func=cmd_train)
+
+
+def cmd_train(args) -> int:
+    from .train import TrainConfig, Trainer, TrainingDiverged
+
+    given = {k: getattr(args, k) for k in list(TRAIN_FLAGS) + ["channels_last", "compile", "progress"] if getattr(args, k) is not None}
+    if args.resume:
+        given.pop("out_dir", None)
+        trainer = Trainer.resume(args.resume, **given)
+    else:
+        trainer = Trainer(TrainConfig(**given))
+    cfg = trainer.config
+    print(
+        f"training {cfg.dataset} at {cfg.image_size}px on {trainer.device} ({trainer.precision}), "
+        f"steps {trainer.step} -> {cfg.steps}, run folder {trainer.out_dir}",
+        file=sys.stderr,
+    )
+    try:
+        result = trainer.run()
+    except TrainingDiverged as e:
+        print(f"error: {e}", file=sys.stderr)
+        return EXIT_DIVERGED
+    except KeyboardInterrupt:
+        last = trainer._existing_checkpoint()
+        where = f"the last checkpoint ({last})" if last else "nothing (no checkpoint was written yet)"
+        print(f"\ninterrupted at step {trainer.step}; kept {where}. Resume with: dcgan train --resume {trainer.out_dir}", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    print(f"done: step {result.step}; checkpoint {result.checkpoint}; samples in {result.out_dir / 'samples'}")
+    return 0
+
+
+def _add_sample_parser(sub) -> None:
+    p = sub.add_parser("sample", help="write a grid of samples from a checkpoint",
+                       description="Generate a PNG grid from a checkpoint. Same (model, seed, n) -> same images.",
+                       formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument("--model", required=True, help="checkpoint file, run folder, or model name in the models folders")
+    p.add_argument("--seed", type=int, default=0, help="seed for z")
+    p.add_argument("--n", type=int, default=64, help="number of images")
+    p.add_argument("--nrow", type=int, default=8, help="images per row")
+    p.add_argument("--scale", type=int, default=1, help="integer upscaling of each pixel for viewing")
+    p.add_argument("--out", default="samples.png", help="PNG path")
+    p.add_argument("--device", default="auto", help="auto, cpu, cuda or mps")
+    p.set_defaults(func=cmd_sample)
+
+
+def cmd_sample(args) -> int:
+    import torch
+
+    from .checkpoints import load_model
+    from .device import resolve_device
+    from .images import image_grid, save_png, to_uint8, upscale_nearest
+    from .latent import sample_z
+    from .registry import resolve_checkpoint
+
+    if args.n < 1:
+        raise ValueError("--n must be at least 1")
+    device = resolve_device(args.device)
+    model = load_model(resolve_checkpoint(args.model), device=device)
+    z = sample_z(args.n, model.config, seed=args.seed, device=device)
+    with torch.no_grad():
+        images = to_uint8(model.generator(z))
+    save_png(args.out, image_grid(upscale_nearest(images, args.scale), nrow=args.nrow))
+    print(f"wrote {args.n} samples of {model.path} (seed {args.seed}) to {args.out}")
+    return 0
+
+
+def _add_info_parser(sub) -> None:
+    p = sub.add_parser("info", help="print a checkpoint's config and metadata",
+                       description="Print what a checkpoint was built and trained with, as JSON.")
+    p.add_argument("model", help="checkpoint file, run folder, or model name")
+    p.set_defaults(func=cmd_info)
+
+
+def cmd_info(args) -> int:
+    from .checkpoints import read_metadata
+    from .registry import resolve_checkpoint
+
+    path = resolve_checkpoint(args.model)
+    meta = read_metadata(path)
+    info = {
+        "path": str(path),
+        "step": int(meta.get("step", 0)),
+        "model_config": json.loads(meta["model_config"]),
+        "train_config": json.loads(meta.get("train_config", "null")),
+        "meta": json.loads(meta.get("meta", "{}")),
+        "resumable": any(k.startswith("optim.") for k in meta),
+    }
+    print(json.dumps(info, indent=2))
+    return 0
+
+
+def _add_data_parser(sub) -> None:
+    p = sub.add_parser("data", help="look at data sets", description="Preview or check a data set.")
+    dsub = p.add_subparsers(dest="data_command", required=True)
+    pv = dsub.add_parser("preview", help="write a grid of images from a data set",
+                         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    pv.add_argument("--dataset", default="rooms", help="rooms, faces, folder, lsun, cifar10 or mnist")
+    pv.add_argument("--data-root", help="path of a real data set")
+    pv.add_argument("--image-size", type=int, default=64)
+    pv.add_argument("--n", type=int, default=64, help="number of images")
+    pv.add_argument("--nrow", type=int, default=8)
+    pv.add_argument("--seed", type=int, default=0, help="seed of a procedural data set")
+    pv.add_argument("--scale", type=int, default=1, help="integer upscaling for viewing")
+    pv.add_argument("--out", default="data_preview.png")
+    pv.set_defaults(func=cmd_data_preview)
+
+
+def cmd_data_preview(args) -> int:
+    import torch
+
+    from .data import build_dataset
+    from .images import image_grid, save_png, to_uint8, upscale_nearest
+
+    ds = build_dataset(args.dataset, root=args.data_root, image_size=args.image_size, length=max(args.n, 1), seed=args.seed)
+    n = min(args.n, len(ds))
+    images = to_uint8(torch.stack([ds[i] for i in range(n)]))
+    save_png(args.out, image_grid(upscale_nearest(images, args.scale), nrow=args.nrow))
+    print(f"wrote {n} images of {args.dataset} to {args.out}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="dcgan", description="Train, sample and inspect DCGANs.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    _add_train_parser(sub)
+    _add_sample_parser(sub)
+    _add_info_parser(sub)
+    _add_data_parser(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    from .checkpoints import CheckpointError
+
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except (ValueError, FileNotFoundError, FileExistsError, CheckpointError, ImportError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return EXIT_USAGE
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,228 @@
+"""DCGAN generator and discriminator, built from a config (no globals).
+
+Architecture guidelines of Radford, Metz & Chintala (2015), section 3:
+- no pooling: strided convolutions in D, fractionally-strided (transposed) ones in G;
+- BatchNorm in both nets except G's output layer and D's input layer;
+- no fully connected hidden layers: z is projected to a 4x4 map by a transposed
+  convolution from 1x1 (a linear projection and reshape, as in the paper's Fig. 1),
+  and D's last conv maps the 4x4 map to one logit;
+- ReLU in G (Tanh at the output), LeakyReLU(0.2) in every D layer;
+- weights from N(0, 0.02), BatchNorm gamma from N(1, 0.02), beta 0.
+
+The layer layout matches pytorch/examples' dcgan at 64 px (ngf, ndf 64, bias-free
+convs), so its checkpoints can be imported.
+
+Layers are numbered 0..n-1 for the hidden blocks; index n is the output block.
+`Generator.forward` can return every hidden block's feature maps and zero chosen
+feature maps of chosen blocks (the paper's section 6.3.1 "forgetting to draw
+windows") *as arguments*, so a model shared by many users is never modified.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, fields
+
+import torch
+from torch import nn
+
+IMAGE_SIZES = (32, 64, 128)
+Z_PRIORS = ("uniform", "normal")
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Everything needed to rebuild G and D; stored in every checkpoint."""
+
+    image_size: int = 64  # 32, 64 or 128 px: one up/down-sampling block per doubling above 4x4
+    nz: int = 100  # size of z (paper: 100)
+    ngf: int = 64  # G width: channels of G's last hidden block (doubling towards z)
+    ndf: int = 64  # D width: channels of D's first block (doubling towards the logit)
+    channels: int = 3  # image channels: 1 (grayscale) or 3 (RGB)
+    z_prior: str = "uniform"  # "uniform" on [-1, 1] (paper) or "normal" N(0, 1)
+
+    def __post_init__(self) -> None:
+        if self.image_size not in IMAGE_SIZES:
+            raise ValueError(f"image_size must be one of {IMAGE_SIZES}, got {self.image_size}")
+        if self.channels not in (1, 3):
+            raise ValueError(f"channels must be 1 or 3, got {self.channels}")
+        if self.z_prior not in Z_PRIORS:
+            raise ValueError(f"z_prior must be one of {Z_PRIORS}, got {self.z_prior!r}")
+        for name in ("nz", "ngf", "ndf"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
+
+    @property
+    def num_hidden_blocks(self) -> int:
+        """Hidden blocks in each net: 3 at 32 px, 4 at 64 px, 5 at 128 px."""
+        return int(math.log2(self.image_size)) - 2
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: Mapping) -> ModelConfig:
+        known = {f.name for f in fields(cls)}
+        unknown = set(d) - known
+        if unknown:
+            raise ValueError(f"unknown model config keys {sorted(unknown)}")
+        return cls(**d)
+
+
+def init_dcgan_weights(module: nn.Module) -> None:
+    """Paper's init: conv weights N(0, 0.02); BatchNorm gamma N(1, 0.02), beta 0."""
+    for m in module.modules():
+        if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d)):
+            nn.init.normal_(m.weight, 0.0, 0.02)
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
+        elif isinstance(m, nn.BatchNorm2d):
+            nn.init.normal_(m.weight, 1.0, 0.02)
+            nn.init.zeros_(m.bias)
+
+
+FeatureDrop = Mapping[int, "Sequence[int] | torch.Tensor"]
+
+
+class Generator(nn.Module):
+    """z (N, nz) or (N, nz, 1, 1) -> images (N, channels, S, S) in [-1, 1].
+
+    At 64 px (the paper's Fig. 1, with ngf=128 there):
+        z -> (ngf*8) x 4 x 4 -> (ngf*4) x 8 x 8 -> (ngf*2) x 16 x 16 -> ngf x 32 x 32 -> channels x 64 x 64
+    Hidden block i's output is feature layer i; `penultimate_layer` is the last one,
+    the paper's "second highest convolution layer".
+    """
+
+    def __init__(self, config: ModelConfig):
+        super().__init__()
+        self.config = config
+        n = config.num_hidden_blocks
+        widths = [config.ngf * 2 ** (n - 1 - i) for i in range(n)]
+        blocks: list[nn.Module] = [
+            # project and reshape: nz x 1 x 1 -> widths[0] x 4 x 4
+            nn.Sequential(
+                nn.ConvTranspose2d(config.nz, widths[0], 4, 1, 0, bias=False),
+                nn.BatchNorm2d(widths[0]),
+                nn.ReLU(True),
+            )
+        ]
+        for c_in, c_out in zip(widths[:-1], widths[1:]):
+            # fractionally-strided conv doubles the resolution
+            blocks.append(
+                nn.Sequential(
+                    nn.ConvTranspose2d(c_in, c_out, 4, 2, 1, bias=False),
+                    nn.BatchNorm2d(c_out),
+                    nn.ReLU(True),
+                )
+            )
+        # output block: no BatchNorm, Tanh
+        blocks.append(nn.Sequential(nn.ConvTranspose2d(widths[-1], config.channels, 4, 2, 1, bias=False), nn.Tanh()))
+        self.blocks = nn.ModuleList(blocks)
+        self.feature_channels: tuple[int, ...] = tuple(widths)
+        self.feature_sizes: tuple[int, ...] = tuple(4 * 2**i for i in range(n))
+        init_dcgan_weights(self)
+
+    @property
+    def penultimate_layer(self) -> int:
+        """Index of the last hidden block (the paper's 'second highest convolution layer')."""
+        return len(self.feature_channels) - 1
+
+    def forward(
+        self,
+        z: torch.Tensor,
+        drop: FeatureDrop | None = None,
+        return_features: bool = False,
+    ) -> torch.Tensor | tuple[torch.Tensor, list[torch.Tensor]]:
+        """Generate images; optionally zero feature maps and return hidden features.
+
+        Args:
+            z: (N, nz) or (N, nz, 1, 1) latent codes.
+            drop: {hidden layer index: feature map indices} to zero at every spatial
+                position right after that block's ReLU (the model itself is untouched).
+            return_features: also return each hidden block's output (after any drop),
+                a list of (N, C_i, S_i, S_i) tensors.
+        """
+        if z.dim() == 2:
+            z = z[:, :, None, None]
+        if z.dim() != 4 or z.shape[1] != self.config.nz or z.shape[2:] != (1, 1):
+            raise ValueError(f"z must have shape (N, {self.config.nz}) or (N, {self.config.nz}, 1, 1), got {tuple(z.shape)}")
+        masks = self._drop_masks(drop, z) if drop else {}
+        features: list[torch.Tensor] = []
+        x = z
+        for i, block in enumerate(self.blocks):
+            x = block(x)
+            if i in masks:
+                x = x * masks[i]
+            if return_features and i < len(self.feature_channels):
+                features.append(x)
+        return (x, features) if return_features else x
+
+    def _drop_masks(self, drop: FeatureDrop, like: torch.Tensor) -> dict[int, torch.Tensor]:
+        masks = {}
+        for layer, maps in drop.items():
+            if not 0 <= layer < len(self.feature_channels):
+                raise ValueError(
+                    f"can only drop feature maps of hidden layers 0..{len(self.feature_channels) - 1}, got layer {layer}"
+                )
+            idx = torch.as_tensor(maps, dtype=torch.long).flatten()
+            c = self.feature_channels[layer]
+            if idx.numel() and (idx.min() < 0 or idx.max() >= c):
+                raise ValueError(f"layer {layer} has feature maps 0..{c - 1}; got indices outside that range")
+            mask = torch.ones(c, dtype=like.dtype, device=like.device)
+            mask[idx.to(like.device)] = 0
+            masks[layer] = mask.view(1, c, 1, 1)
+        return masks
+
+
+class Discriminator(nn.Module):
+    """Images (N, channels, S, S) in [-1, 1] -> logits (N,) (sigmoid gives P(real)).
+
+    At 64 px: channels x 64 x 64 -> ndf x 32 x 32 (no BatchNorm) -> (ndf*2) x 16 x 16
+        -> (ndf*4) x 8 x 8 -> (ndf*8) x 4 x 4 -> 1 logit
+    Every block ends in an explicit `nn.LeakyReLU(0.2)` module so analyses (guided
+    backprop) can find and treat the rectifiers.
+    """
+
+    def __init__(self, config: ModelConfig):
+        super().__init__()
+        self.config = config
+        n = config.num_hidden_blocks
+        widths = [config.ndf * 2**i for i in range(n)]
+        blocks: list[nn.Module] = [
+            # input block: no BatchNorm
+            nn.Sequential(nn.Conv2d(config.channels, widths[0], 4, 2, 1, bias=False), nn.LeakyReLU(0.2, inplace=False))
+        ]
+        for c_in, c_out in zip(widths[:-1], widths[1:]):
+            blocks.append(
+                nn.Sequential(
+                    nn.Conv2d(c_in, c_out, 4, 2, 1, bias=False),
+                    nn.BatchNorm2d(c_out),
+                    nn.LeakyReLU(0.2, inplace=False),
+                )
+            )
+        # 4x4 map -> one logit (the paper's "flattened and fed into a single sigmoid output")
+        blocks.append(nn.Conv2d(widths[-1], 1, 4, 1, 0, bias=False))
+        self.blocks = nn.ModuleList(blocks)
+        self.feature_channels: tuple[int, ...] = tuple(widths)
+        self.feature_sizes: tuple[int, ...] = tuple(config.image_size // 2 ** (i + 1) for i in range(n))
+        init_dcgan_weights(self)
+
+    def forward(
+        self, x: torch.Tensor, return_features: bool = False
+    ) -> torch.Tensor | tuple[torch.Tensor, list[torch.Tensor]]:
+        """Logits (N,); with return_features also each hidden block's (N, C_i, S_i, S_i) output."""
+        expected = (self.config.channels, self.config.image_size, self.config.image_size)
+        if x.dim() != 4 or tuple(x.shape[1:]) != expected:
+            raise ValueError(f"images must have shape (N, {', '.join(map(str, expected))}), got {tuple(x.shape)}")
+        features: list[torch.Tensor] = []
+        for i, block in enumerate(self.blocks):
+            x = block(x)
+            if return_features and i < len(self.feature_channels):
+                features.append(x)
+        logits = x.flatten(1).squeeze(1)
+        return (logits, features) if return_features else logits
+
+
+def build_models(config: ModelConfig) -> tuple[Generator, Discriminator]:
+    return Generator(config), Discriminator(config)

@@ -1,0 +1,446 @@
+"""The DCGAN training loop: paper settings by default, exact resume, NaN guard.
+
+A run lives in one folder:
+    config.json                  the TrainConfig, for people (the checkpoint carries its own copy)
+    metrics.jsonl                one JSON record per log interval: losses, D outputs, images/s
+    samples/step_000500.png      8x8 grid from a fixed z, every `sample_every` steps
+    checkpoints/last.safetensors G, D, both Adam states, step, RNG (written atomically)
+
+Exact resume: batch k and the noise of step k are pure functions of (seed, k), and the
+checkpoint holds everything else that changes (weights, BatchNorm statistics, Adam
+moments, global RNG), so a run interrupted after a checkpoint and resumed ends with
+the same weights as one that never stopped (same device, precision and thread count).
+
+    from dcgan_core.train import TrainConfig, Trainer
+    Trainer(TrainConfig(dataset="rooms", image_size=32, steps=300, out_dir="runs/r32")).run()
+    Trainer.resume("runs/r32", steps=600).run()      # continue the same run further
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from tqdm.auto import tqdm
+
+from . import __version__
+from .checkpoints import Checkpoint, capture_rng_state, load_checkpoint, restore_rng_state, save_checkpoint
+from .data import DATASETS, PROCEDURAL_DATASETS, build_dataset, natural_channels
+from .data.loading import InMemoryBatches, StreamingBatches, materialize
+from .device import autocast, describe_device, resolve_device, resolve_precision
+from .files import atomic_write, write_json_atomic
+from .images import image_grid, save_png, to_uint8
+from .latent import sample_z
+from .models import Discriminator, Generator, ModelConfig
+
+IN_MEMORY_DATASETS = PROCEDURAL_DATASETS + ("cifar10", "mnist")
+CHECKPOINT_NAME = "last.safetensors"
+
+
+@dataclass
+class TrainConfig:
+    """One training run. Defaults are the paper's (section 4) unless noted."""
+
+    # data
+    dataset: str = "rooms"  # rooms | faces (procedural) | folder | lsun | cifar10 | mnist (local files)
+    data_root: str | None = None  # path of a real data set
+    dataset_size: int = 50_000  # images rendered for a procedural data set
+    image_size: int = 64  # 32, 64 or 128 px
+    channels: int | None = None  # None: the data set's own (MNIST 1, others 3)
+    # model
+    nz: int = 100  # z size
+    ngf: int = 64  # G width (the paper used 128 for 64 px)
+    ndf: int = 64  # D width
+    z_prior: str = "uniform"  # uniform on [-1, 1] (paper) or normal
+    # optimisation
+    batch_size: int = 128  # paper: 128
+    lr: float = 2e-4  # paper: 0.0002 (0.001 was too high)
+    beta1: float = 0.5  # paper: 0.5 (0.9 oscillated)
+    beta2: float = 0.999  # Adam default
+    steps: int = 5_000  # total optimisation steps (one D and one G update each)
+    seed: int = 0  # weights, data order and noise all follow from it
+    # output
+    out_dir: str = "runs/default"
+    log_every: int = 50  # steps between metrics records (and NaN checks)
+    sample_every: int = 500  # steps between sample grids
+    checkpoint_every: int = 500  # steps between checkpoints
+    # speed
+    device: str = "auto"  # auto (CUDA, then MPS, then CPU) | cpu | cuda | cuda:N | mps
+    precision: str = "auto"  # auto (bf16 on CUDA and on CPUs with bf16 instructions) | bf16 | fp32
+    channels_last: bool = True  # NHWC memory layout: faster convolutions on CPU and GPU
+    compile: bool = False  # torch.compile G and D (slow start, faster steps)
+    num_workers: int = 2  # DataLoader workers for streamed data sets (folder, lsun)
+    progress: bool = True  # show a progress bar
+
+    def __post_init__(self) -> None:
+        if self.dataset not in DATASETS:
+            raise ValueError(f"unknown data set {self.dataset!r}; choose one of {', '.join(DATASETS)}")
+        for name in ("batch_size", "steps", "log_every", "sample_every", "checkpoint_every", "dataset_size"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
+        if not (self.lr > 0 and math.isfinite(self.lr)):
+            raise ValueError(f"lr must be a positive number, got {self.lr}")
+        if not (0 <= self.beta1 < 1 and 0 <= self.beta2 < 1):
+            raise ValueError(f"Adam betas must be in [0, 1), got ({self.beta1}, {self.beta2})")
+        self.model_config()  # validates size, channels, prior
+
+    def model_config(self) -> ModelConfig:
+        return ModelConfig(
+            image_size=self.image_size,
+            nz=self.nz,
+            ngf=self.ngf,
+            ndf=self.ndf,
+            channels=self.channels or natural_channels(self.dataset),
+            z_prior=self.z_prior,
+        )
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> TrainConfig:
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in d.items() if k in known})
+
+
+class TrainingDiverged(RuntimeError):
+    """Losses or weights became NaN/inf; the last good checkpoint is kept."""
+
+
+@dataclass
+class TrainResult:
+    step: int
+    out_dir: Path
+    checkpoint: Path | None
+    last_record: dict | None
+
+
+def _noise_generator(seed: int, step: int, device: torch.device) -> torch.Generator:
+    """The noise of step k depends only on (seed, k): this is what makes resume exact."""
+    g = torch.Generator(device=device)
+    g.manual_seed((seed * 2_000_003 + step * 104_729 + 77) % (2**63))
+    return g
+
+
+def _make_adam(params, cfg: TrainConfig, device: torch.device) -> torch.optim.Adam:
+    """Adam with the paper's settings; fused kernels where this torch has them for the device."""
+    params = list(params)
+    kwargs = dict(lr=cfg.lr, betas=(cfg.beta1, cfg.beta2))
+    if device.type in ("cuda", "cpu"):
+        try:
+            return torch.optim.Adam(params, fused=True, **kwargs)
+        except (RuntimeError, TypeError):
+            pass
+    return torch.optim.Adam(params, foreach=True, **kwargs)
+
+
+def _match_state_layout(opt: torch.optim.Optimizer) -> None:
+    """Give Adam's moments the memory layout (e.g. channels_last) of their parameters.
+
+    Checkpoints store tensors contiguous; the fused Adam kernel walks param, grad and
+    moments as raw memory, so a layout mismatch after loading silently changes results.
+    """
+    for group in opt.param_groups:
+        for p in group["params"]:
+            state = opt.state.get(p, {})
+            for key, value in state.items():
+                if torch.is_tensor(value) and value.shape == p.shape:
+                    state[key] = torch.empty_like(p).copy_(value)
+
+
+class Trainer:
+    """Runs one training run; `add_callback` hooks in logging or UI without new flags.
+
+    Events: "on_log" (trainer, record), "on_sample" (trainer, png_path),
+    "on_checkpoint" (trainer, path), "on_step_end" (trainer).
+    """
+
+    def __init__(self, config: TrainConfig, _checkpoint: Checkpoint | None = None):
+        self.config = cfg = config
+        self.out_dir = Path(cfg.out_dir)
+        self.checkpoint_path = self.out_dir / "checkpoints" / CHECKPOINT_NAME
+        if _checkpoint is None and self.checkpoint_path.exists():
+            raise FileExistsError(
+                f"{self.out_dir} already holds a run (at step {load_checkpoint(self.checkpoint_path).step}); "
+                f"resume it with `dcgan train --resume {self.out_dir}` or choose another --out"
+            )
+        self.device = resolve_device(cfg.device)
+        self.precision = resolve_precision(cfg.precision, self.device)
+        self.model_config = cfg.model_config()
+        self.callbacks: dict[str, list[Callable]] = defaultdict(list)
+
+        torch.manual_seed(cfg.seed)
+        self.generator = Generator(self.model_config)
+        self.discriminator = Discriminator(self.model_config)
+        memory_format = torch.channels_last if cfg.channels_last else torch.contiguous_format
+        self.generator.to(self.device, memory_format=memory_format)
+        self.discriminator.to(self.device, memory_format=memory_format)
+        self.opt_g = _make_adam(self.generator.parameters(), cfg, self.device)
+        self.opt_d = _make_adam(self.discriminator.parameters(), cfg, self.device)
+        self.step = 0
+        self.train_seconds = 0.0
+        if _checkpoint is not None:
+            self._load_state(_checkpoint)
+        if self.device.type == "cuda":
+            torch.backends.cudnn.benchmark = True
+        self.g_step = torch.compile(self.generator) if cfg.compile else self.generator
+        self.d_step = torch.compile(self.discriminator) if cfg.compile else self.discriminator
+        self.fixed_z = sample_z(64, self.model_config, seed=cfg.seed + 1, device=self.device)
+        self.batches = None  # built lazily in run(): data preparation can be slow
+        self.last_record: dict | None = None
+
+    # ---- construction ---------------------------------------------------------------
+    @classmethod
+    def resume(cls, out_dir: str | Path, **overrides) -> Trainer:
+        """Continue the run in `out_dir` from its last checkpoint.
+
+        `overrides` may change fields that do not alter the model (steps, device,
+        intervals, progress...); the rest must match the stored run.
+        """
+        path = Path(out_dir) / "checkpoints" / CHECKPOINT_NAME
+        if not path.exists():
+            raise FileNotFoundError(f"no checkpoint to resume at {path}; start a new run without --resume")
+        ckpt = load_checkpoint(path)
+        if not ckpt.is_training_state or ckpt.train_config is None:
+            raise ValueError(f"{path} holds weights only (no optimizer state), so it cannot be resumed exactly")
+        stored = dict(ckpt.train_config)
+        changeable = {"steps", "device", "precision", "log_every", "sample_every", "checkpoint_every",
+                      "num_workers", "progress", "compile", "data_root"}
+        for k, v in overrides.items():
+            if v is None:
+                continue
+            if k not in changeable and stored.get(k) != v:
+                raise ValueError(f"cannot change {k} when resuming (run has {stored.get(k)!r}, asked {v!r})")
+            stored[k] = v
+        stored["out_dir"] = str(out_dir)
+        return cls(TrainConfig.from_dict(stored), _checkpoint=ckpt)
+
+    def _load_state(self, ckpt: Checkpoint) -> None:
+        self.generator.load_state_dict(ckpt.generator)
+        self.discriminator.load_state_dict(ckpt.discriminator)
+        self.opt_g.load_state_dict(ckpt.optimizers["generator"])
+        self.opt_d.load_state_dict(ckpt.optimizers["discriminator"])
+        for opt in (self.opt_g, self.opt_d):
+            _match_state_layout(opt)
+        if ckpt.rng is not None:
+            restore_rng_state(ckpt.rng)
+        self.step = ckpt.step
+        self.train_seconds = float(ckpt.meta.get("train_seconds", 0.0))
+
+    def add_callback(self, event: str, fn: Callable) -> None:
+        if event not in ("on_log", "on_sample", "on_checkpoint", "on_step_end"):
+            raise ValueError(f"unknown event {event!r}")
+        self.callbacks[event].append(fn)
+
+    def _fire(self, event: str, *args) -> None:
+        for fn in self.callbacks[event]:
+            fn(self, *args)
+
+    # ---- data -----------------------------------------------------------------------
+    def _build_batches(self):
+        cfg = self.config
+        ds = build_dataset(
+            cfg.dataset,
+            root=cfg.data_root,
+            image_size=cfg.image_size,
+            channels=cfg.channels,
+            length=cfg.dataset_size,
+            seed=cfg.seed,
+        )
+        if cfg.dataset in IN_MEMORY_DATASETS:
+            key = None
+            if cfg.dataset in PROCEDURAL_DATASETS:
+                key = f"{cfg.dataset}-{cfg.image_size}px-seed{cfg.seed}-n{cfg.dataset_size}"
+            images = materialize(ds, cache_key=key, progress=cfg.progress)
+            return InMemoryBatches(images, cfg.batch_size, cfg.seed, self.device)
+        return StreamingBatches(ds, cfg.batch_size, cfg.seed, self.device, num_workers=cfg.num_workers)
+
+    # ---- the loop -------------------------------------------------------------------
+    def _train_step(self, real: torch.Tensor, step: int) -> tuple[torch.Tensor, ...]:
+        cfg, mc = self.config, self.model_config
+        n = real.shape[0]
+        g = _noise_generator(cfg.seed, step, self.device)
+        if mc.z_prior == "uniform":
+            z = torch.rand(n, mc.nz, 1, 1, device=self.device, generator=g).mul_(2).sub_(1)
+        else:
+            z = torch.randn(n, mc.nz, 1, 1, device=self.device, generator=g)
+        ones = torch.ones(n, device=self.device)
+        zeros = torch.zeros(n, device=self.device)
+
+        # (1) Update D: maximise log D(x) + log(1 - D(G(z)))
+        with autocast(self.device, self.precision):
+            fake = self.g_step(z)
+            out_real = self.d_step(real)
+            out_fake = self.d_step(fake.detach())
+            loss_d = F.binary_cross_entropy_with_logits(out_real.float(), ones) + F.binary_cross_entropy_with_logits(
+                out_fake.float(), zeros
+            )
+        self.opt_d.zero_grad(set_to_none=True)
+        loss_d.backward()
+        self.opt_d.step()
+
+        # (2) Update G: maximise log D(G(z)) (the non-saturating loss of the GAN paper)
+        with autocast(self.device, self.precision):
+            out_gen = self.d_step(fake)
+            loss_g = F.binary_cross_entropy_with_logits(out_gen.float(), ones)
+        self.opt_g.zero_grad(set_to_none=True)
+        loss_g.backward()
+        self.opt_g.step()
+        return (
+            loss_d.detach(),
+            loss_g.detach(),
+            torch.sigmoid(out_real.detach().float()).mean(),
+            torch.sigmoid(out_fake.detach().float()).mean(),
+        )
+
+    def run(self) -> TrainResult:
+        """Train from the current step to `config.steps`; returns where it stopped."""
+        cfg = self.config
+        self.out_dir.mkdir(parents=True, exist_ok=True)
+        write_json_atomic(self.out_dir / "config.json", cfg.to_dict())
+        self._truncate_metrics(self.step)
+        if self.batches is None:
+            self.batches = self._build_batches()
+        if self.step >= cfg.steps:
+            return TrainResult(self.step, self.out_dir, self._existing_checkpoint(), None)
+        self.generator.train()
+        self.discriminator.train()
+        sums = torch.zeros(4, device=self.device)  # loss_d, loss_g, D(x), D(G(z)); summed on device, no syncs
+        n_summed = 0
+        interval_start, interval_step = time.perf_counter(), self.step
+        bar = tqdm(total=cfg.steps, initial=self.step, disable=not cfg.progress, unit="step", desc="train", dynamic_ncols=True)
+        batches = self.batches.iterate(self.step)
+        memory_format = torch.channels_last if cfg.channels_last else torch.contiguous_format
+        try:
+            while self.step < cfg.steps:
+                real = next(batches).contiguous(memory_format=memory_format)
+                stats = self._train_step(real, self.step)
+                sums += torch.stack(stats)
+                n_summed += 1
+                self.step += 1
+                bar.update(1)
+                done = self.step == cfg.steps
+                ckpt_due = self.step % cfg.checkpoint_every == 0 or done
+                if self.step % cfg.log_every == 0 or ckpt_due:
+                    now = time.perf_counter()
+                    record = self._log(sums, n_summed, now - interval_start, self.step - interval_step)
+                    self.train_seconds += now - interval_start
+                    bar.set_postfix(
+                        loss_d=f"{record['loss_d']:.3f}", loss_g=f"{record['loss_g']:.3f}", img_s=f"{record['img_per_s']:.0f}"
+                    )
+                    sums.zero_()
+                    n_summed = 0
+                    interval_start, interval_step = time.perf_counter(), self.step
+                if self.step % cfg.sample_every == 0 or done:
+                    self._fire("on_sample", self.write_samples())
+                if ckpt_due:
+                    self._fire("on_checkpoint", self.save())
+                self._fire("on_step_end")
+        finally:
+            bar.close()
+        return TrainResult(self.step, self.out_dir, self.checkpoint_path, self.last_record)
+
+    def _log(self, sums: torch.Tensor, n: int, seconds: float, steps: int) -> dict:
+        values = (sums / max(n, 1)).tolist()  # the one host-device sync per interval
+        record = {
+            "step": self.step,
+            "loss_d": values[0],
+            "loss_g": values[1],
+            "d_real": values[2],
+            "d_fake": values[3],
+            "img_per_s": steps * self.config.batch_size / max(seconds, 1e-9),
+            "images_seen": self.step * self.config.batch_size,
+            "time": time.time(),
+        }
+        if not all(math.isfinite(v) for v in values):
+            raise TrainingDiverged(
+                f"losses became NaN/inf between steps {self.step - n + 1} and {self.step} "
+                f"(loss_d={values[0]}, loss_g={values[1]}); stopped without saving. "
+                f"{self._last_good_message()} Try a lower --lr or --precision fp32."
+            )
+        with open(self.out_dir / "metrics.jsonl", "a") as f:
+            f.write(json.dumps(record) + "\n")
+        self.last_record = record
+        self._fire("on_log", record)
+        return record
+
+    def _last_good_message(self) -> str:
+        path = self._existing_checkpoint()
+        if path is None:
+            return "No checkpoint was written before that."
+        return f"The last good checkpoint is {path} (step {load_checkpoint(path).step})."
+
+    def _existing_checkpoint(self) -> Path | None:
+        return self.checkpoint_path if self.checkpoint_path.exists() else None
+
+    def _truncate_metrics(self, step: int) -> None:
+        """On resume, drop records written after the checkpoint: they will be written again."""
+        path = self.out_dir / "metrics.jsonl"
+        if not path.exists():
+            return
+        keep = []
+        for line in path.read_text().splitlines():
+            try:
+                if json.loads(line)["step"] <= step:
+                    keep.append(line)
+            except (json.JSONDecodeError, KeyError, TypeError):
+                continue  # a line cut by a crash
+        with atomic_write(path, "w") as f:
+            f.write("".join(k + "\n" for k in keep))
+
+    @torch.no_grad()
+    def generate(self, z: torch.Tensor) -> torch.Tensor:
+        """G in eval mode (BatchNorm running statistics, as the app uses it); restores train mode."""
+        was_training = self.generator.training
+        self.generator.eval()
+        try:
+            with autocast(self.device, self.precision):
+                return self.generator(z).float()
+        finally:
+            self.generator.train(was_training)
+
+    def write_samples(self) -> Path:
+        path = self.out_dir / "samples" / f"step_{self.step:06d}.png"
+        save_png(path, image_grid(to_uint8(self.generate(self.fixed_z)), nrow=8))
+        return path
+
+    def save(self) -> Path:
+        """Write the full training state atomically, refusing to overwrite a good one with NaN weights."""
+        params = list(self.generator.parameters()) + list(self.discriminator.parameters())
+        if not bool(torch.stack([p.detach().isfinite().all() for p in params]).all()):
+            raise TrainingDiverged(
+                f"weights became NaN/inf by step {self.step}; stopped without saving. "
+                f"{self._last_good_message()} Try a lower --lr or --precision fp32."
+            )
+        ckpt = Checkpoint(
+            model_config=self.model_config,
+            generator=self.generator.state_dict(),
+            discriminator=self.discriminator.state_dict(),
+            step=self.step,
+            train_config=self.config.to_dict(),
+            meta={
+                "dataset": self.config.dataset,
+                "images_seen": self.step * self.config.batch_size,
+                "train_seconds": round(self.train_seconds, 3),
+                "device": describe_device(self.device),
+                "precision": self.precision,
+                "torch": torch.__version__,
+                "dcgan_explorer": __version__,
+            },
+            optimizers={"generator": self.opt_g.state_dict(), "discriminator": self.opt_d.state_dict()},
+            rng=capture_rng_state(),
+        )
+        save_checkpoint(self.checkpoint_path, ckpt)
+        return self.checkpoint_path
+
+
+def train(config: TrainConfig) -> TrainResult:
+    """Start a new run (see `Trainer` for resuming and callbacks)."""
+    return Trainer(config).run()

@@ -1,0 +1,18 @@
+"""Shared fixtures: tiny models and an isolated cache so tests never touch the user's files."""
+
+import pytest
+import torch
+
+from dcgan_core.models import ModelConfig
+
+
+@pytest.fixture(autouse=True)
+def _isolated_dirs(tmp_path_factory, monkeypatch):
+    monkeypatch.setenv("DCGAN_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))
+    torch.manual_seed(0)
+
+
+@pytest.fixture
+def tiny_config() -> ModelConfig:
+    """An 8-channel, 32-px model: big enough to have every kind of layer, small enough to run in milliseconds."""
+    return ModelConfig(image_size=32, nz=16, ngf=8, ndf=8)
