@@ -206,8 +206,13 @@ class LoadedModel:
 
 
 def load_model(path: str | Path, device: torch.device | str = "cpu") -> LoadedModel:
-    """Rebuild G (and D when stored) from a checkpoint with no guessing, ready to generate."""
-    path = Path(path)
+    """Rebuild G (and D when stored) from a checkpoint with no guessing, ready to generate.
+
+    `path` is a checkpoint file, a run folder or a model name (see registry.resolve_checkpoint).
+    """
+    from .registry import resolve_checkpoint
+
+    path = resolve_checkpoint(path)
     ckpt = load_checkpoint(path)
     g = Generator(ckpt.model_config)
     try:

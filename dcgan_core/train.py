@@ -345,7 +345,14 @@ class Trainer:
                 self._fire("on_step_end")
         finally:
             bar.close()
+            self._report_skipped_files()
         return TrainResult(self.step, self.out_dir, self.checkpoint_path, self.last_record)
+
+    def _report_skipped_files(self) -> None:
+        """Say once, at the end, how many unreadable files a streamed data set skipped (in this process)."""
+        dataset = getattr(self.batches, "dataset", None)
+        if dataset is not None and getattr(dataset, "skipped_count", 0):
+            tqdm.write(dataset.skipped_report())
 
     def _log(self, sums: torch.Tensor, n: int, seconds: float, steps: int) -> dict:
         values = (sums / max(n, 1)).tolist()  # the one host-device sync per interval

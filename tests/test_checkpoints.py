@@ -120,3 +120,12 @@ def test_saving_is_atomic_a_failed_write_keeps_the_old_file(tmp_path, tiny_confi
         save_checkpoint(path, Checkpoint(tiny_config, g.state_dict(), step=2))
     assert load_checkpoint(path).step == 1
     assert [p.name for p in tmp_path.iterdir()] == ["m.safetensors"]  # no temp files left behind
+
+
+def test_atomically_written_files_get_ordinary_permissions(tmp_path, tiny_config):
+    import os
+
+    g, _, _ = _trained_a_little(tiny_config)
+    save_checkpoint(tmp_path / "m.safetensors", Checkpoint(tiny_config, g.state_dict()))
+    (tmp_path / "plain").write_bytes(b"")
+    assert os.stat(tmp_path / "m.safetensors").st_mode & 0o777 == os.stat(tmp_path / "plain").st_mode & 0o777
