@@ -1,0 +1,1 @@
+"""Analyses of trained DCGANs: metrics, instruments, guided backprop, feature probes, window removal."""
