@@ -5,6 +5,8 @@
     dcgan sample --model runs/rooms32 --seed 0 --out grid.png
     dcgan info runs/rooms32
     dcgan data preview --dataset faces --out faces.png
+    dcgan import --generator netG_epoch_24.pth --discriminator netD_epoch_24.pth --out imported.safetensors
+    dcgan models
 """
 
 from __future__ import annotations
@@ -186,6 +188,56 @@ def cmd_data_preview(args) -> int:
     return 0
 
 
+def _add_import_parser(sub) -> None:
+    p = sub.add_parser("import", help="convert a pytorch/examples dcgan checkpoint",
+                       description="Convert pytorch/examples dcgan netG_epoch_N.pth (and netD_epoch_N.pth) state dicts "
+                       "into a dcgan-explorer checkpoint. Files are read with torch.load(weights_only=True).")
+    p.add_argument("--generator", required=True, help="netG_epoch_N.pth")
+    p.add_argument("--discriminator", help="netD_epoch_N.pth (optional; the discriminator pages need it)")
+    p.add_argument("--out", required=True, help="output .safetensors path")
+    p.add_argument("--fp16", action="store_true", help="store weights as float16 (half the size)")
+    p.set_defaults(func=cmd_import)
+
+
+def cmd_import(args) -> int:
+    import torch
+
+    from .convert import import_pytorch_examples
+
+    ckpt = import_pytorch_examples(args.generator, args.discriminator, out_path=args.out,
+                                   dtype=torch.float16 if args.fp16 else None)
+    c = ckpt.model_config
+    print(f"imported {c.image_size}px DCGAN (nz {c.nz}, ngf {c.ngf}, ndf {c.ndf}, z ~ N(0, 1)) to {args.out}")
+    return 0
+
+
+def _add_models_parser(sub) -> None:
+    p = sub.add_parser("models", help="list shipped models and those in $DCGAN_MODELS_DIR",
+                       description="List the models the app and --model NAME can use: the shipped ones in the "
+                       "repo's models/ and the user's in $DCGAN_MODELS_DIR (files, model folders or run folders).")
+    p.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    p.set_defaults(func=cmd_models)
+
+
+def cmd_models(args) -> int:
+    from .registry import list_models
+
+    entries, problems = list_models()
+    if args.json:
+        print(json.dumps([{"name": e.name, "path": str(e.path), "source": e.source, "config": e.config,
+                           "step": e.step, "meta": e.meta} for e in entries], indent=2))
+    else:
+        print(f"{'name':<20} {'source':<8} {'data':<10} {'size':>5} {'steps':>7}  path")
+        for e in entries:
+            data = e.meta.get("dataset", "?")
+            print(f"{e.name:<20} {e.source:<8} {data:<10} {e.config['image_size']:>5} {e.step:>7}  {e.path}")
+        if not entries:
+            print("(no models found; train one with `dcgan train` or set DCGAN_MODELS_DIR)")
+    for p in problems:
+        print(f"warning: {p}", file=sys.stderr)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="dcgan", description="Train, sample and inspect DCGANs.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -193,6 +245,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_sample_parser(sub)
     _add_info_parser(sub)
     _add_data_parser(sub)
+    _add_import_parser(sub)
+    _add_models_parser(sub)
     return parser
 
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
 REPO_MODELS_DIR = Path(__file__).resolve().parent.parent / "models"
@@ -36,9 +38,72 @@ def resolve_checkpoint(name_or_path: str | Path) -> Path:
     name = str(name_or_path)
     if "/" not in name and not name.endswith(".safetensors"):
         for d in models_dirs():
-            for candidate in (d / f"{name}.safetensors", d / name / "model.safetensors"):
-                if candidate.is_file():
+            for found_name, candidate in _candidates(d):
+                if found_name == name:
                     return candidate
         searched = ", ".join(str(d) for d in models_dirs())
         raise FileNotFoundError(f"no model named {name!r} in {searched}; give a checkpoint path or a run folder instead")
     raise FileNotFoundError(f"checkpoint {p} does not exist")
+
+
+@dataclass(frozen=True)
+class ModelEntry:
+    """One model found on disk, described from its header alone (no weights read)."""
+
+    name: str  # what `--model NAME` and the app's picker call it
+    path: Path  # the checkpoint file
+    source: str  # "shipped" (the repo's models/) or "user" ($DCGAN_MODELS_DIR)
+    config: dict  # ModelConfig as a dict
+    step: int
+    meta: dict
+    card: Path | None  # README.md beside it, if any
+
+
+def _candidates(d: Path) -> list[tuple[str, Path]]:
+    """(name, checkpoint) pairs in a models folder: NAME.safetensors, NAME/model.safetensors, NAME/checkpoints/last.safetensors."""
+    found = []
+    if not d.is_dir():
+        return found
+    for p in sorted(d.iterdir()):
+        if p.is_file() and p.suffix == ".safetensors":
+            found.append((p.stem, p))
+        elif p.is_dir() and p.name != "instruments":
+            for c in (p / "model.safetensors", p / "checkpoints" / "last.safetensors"):
+                if c.is_file():
+                    found.append((p.name, c))
+                    break
+    return found
+
+
+def list_models() -> tuple[list[ModelEntry], list[str]]:
+    """Every model in the models folders, and one message per file that could not be read.
+
+    A name found in $DCGAN_MODELS_DIR hides a shipped model of the same name.
+    """
+    from .checkpoints import CheckpointError, read_metadata
+
+    entries: list[ModelEntry] = []
+    problems: list[str] = []
+    seen: set[str] = set()
+    for d in models_dirs():
+        source = "shipped" if d.resolve() == REPO_MODELS_DIR.resolve() else "user"
+        for name, path in _candidates(d):
+            if name in seen:
+                continue
+            try:
+                meta = read_metadata(path)
+                entry = ModelEntry(
+                    name=name,
+                    path=path,
+                    source=source,
+                    config=json.loads(meta["model_config"]),
+                    step=int(meta.get("step", 0)),
+                    meta=json.loads(meta.get("meta", "{}")),
+                    card=(path.parent / "README.md") if (path.parent / "README.md").is_file() else None,
+                )
+            except (CheckpointError, OSError, KeyError, ValueError) as e:
+                problems.append(f"skipped {path}: {e}")
+                continue
+            seen.add(name)
+            entries.append(entry)
+    return entries, problems

@@ -53,7 +53,21 @@ def test_errors_are_one_line_messages_not_tracebacks(tmp_path, capsys):
     assert "no model named 'no-such-model'" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("command", [[], ["train"], ["sample"], ["info"], ["data", "preview"]])
+@pytest.mark.parametrize("command", [[], ["train"], ["sample"], ["info"], ["data", "preview"], ["import"], ["models"]])
 def test_every_command_has_help(command):
     out = subprocess.run([sys.executable, "-m", "dcgan_core.cli", *command, "--help"], capture_output=True, text=True)
     assert out.returncode == 0 and "usage: dcgan" in out.stdout
+
+
+def test_models_lists_user_runs_and_files_and_names_resolve(tmp_path, monkeypatch, capsys):
+    models = tmp_path / "models"
+    main(["train", *TINY, "--steps", "2", "--out", str(models / "my-rooms")])
+    (models / "broken.safetensors").write_bytes(b"not a checkpoint")
+    monkeypatch.setenv("DCGAN_MODELS_DIR", str(models))
+    capsys.readouterr()
+    assert main(["models", "--json"]) == 0
+    captured = capsys.readouterr()
+    listed = {m["name"]: m for m in json.loads(captured.out)}
+    assert listed["my-rooms"]["source"] == "user" and listed["my-rooms"]["step"] == 2
+    assert "broken" not in listed and "skipped" in captured.err and "broken.safetensors" in captured.err
+    assert main(["sample", "--model", "my-rooms", "--n", "2", "--out", str(tmp_path / "s.png")]) == 0

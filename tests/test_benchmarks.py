@@ -1,0 +1,18 @@
+"""The benchmark scripts run end to end (tiny settings: this checks they work, not how fast)."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_train_throughput_prints_both_rates_and_their_ratio():
+    out = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "train_throughput.py"), "--batch-size", "4", "--ngf", "4", "--ndf", "4",
+         "--rounds", "1", "--steps-per-round", "1", "--warmup", "1", "--device", "cpu"],
+        capture_output=True, text=True, timeout=300,
+    )
+    assert out.returncode == 0, out.stderr
+    assert "reference (pytorch/examples" in out.stdout and "speed-up ours / reference:" in out.stdout
+    assert "torch:" in out.stdout and "threads" in out.stdout
