@@ -227,3 +227,20 @@ def load_model(path: str | Path, device: torch.device | str = "cpu") -> LoadedMo
     if d is not None:
         d.to(device).eval().requires_grad_(False)
     return LoadedModel(generator=g, discriminator=d, config=ckpt.model_config, checkpoint=ckpt, path=path)
+
+
+def export_model(src: str | Path, dst: str | Path, dtype: torch.dtype | None = torch.float16, extra_meta: dict | None = None) -> Checkpoint:
+    """Write a shipping copy of a checkpoint: G and D (fp16 by default), config, train config and meta; no optimizer or RNG."""
+    from .registry import resolve_checkpoint
+
+    ckpt = load_checkpoint(resolve_checkpoint(src))
+    slim = Checkpoint(
+        model_config=ckpt.model_config,
+        generator=ckpt.generator,
+        discriminator=ckpt.discriminator,
+        step=ckpt.step,
+        train_config=ckpt.train_config,
+        meta={**ckpt.meta, **(extra_meta or {})},
+    )
+    save_checkpoint(dst, slim, dtype=dtype)
+    return slim

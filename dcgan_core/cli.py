@@ -6,6 +6,7 @@
     dcgan info runs/rooms32
     dcgan data preview --dataset faces --out faces.png
     dcgan import --generator netG_epoch_24.pth --discriminator netD_epoch_24.pth --out imported.safetensors
+    dcgan export runs/rooms64 --out models/rooms/model.safetensors
     dcgan models
 """
 
@@ -15,6 +16,7 @@ import argparse
 import json
 import sys
 from dataclasses import fields
+from pathlib import Path
 
 EXIT_USAGE, EXIT_DIVERGED, EXIT_INTERRUPTED = 2, 3, 130
 
@@ -211,6 +213,27 @@ def cmd_import(args) -> int:
     return 0
 
 
+def _add_export_parser(sub) -> None:
+    p = sub.add_parser("export", help="write a small shipping copy of a checkpoint (no optimizer state)",
+                       description="Copy G and D of a checkpoint or run folder, with its config and metadata, "
+                       "into a model file without optimizer or RNG state; float16 unless --fp32.")
+    p.add_argument("model", help="checkpoint file, run folder, or model name")
+    p.add_argument("--out", required=True, help="output .safetensors path, e.g. models/rooms/model.safetensors")
+    p.add_argument("--fp32", action="store_true", help="keep float32 weights (twice the size)")
+    p.set_defaults(func=cmd_export)
+
+
+def cmd_export(args) -> int:
+    import torch
+
+    from .checkpoints import export_model
+
+    ckpt = export_model(args.model, args.out, dtype=None if args.fp32 else torch.float16)
+    size = Path(args.out).stat().st_size / 2**20
+    print(f"exported step {ckpt.step} to {args.out} ({size:.1f} MiB)")
+    return 0
+
+
 def _add_models_parser(sub) -> None:
     p = sub.add_parser("models", help="list shipped models and those in $DCGAN_MODELS_DIR",
                        description="List the models the app and --model NAME can use: the shipped ones in the "
@@ -246,6 +269,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_info_parser(sub)
     _add_data_parser(sub)
     _add_import_parser(sub)
+    _add_export_parser(sub)
     _add_models_parser(sub)
     return parser
 

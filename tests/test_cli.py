@@ -53,7 +53,7 @@ def test_errors_are_one_line_messages_not_tracebacks(tmp_path, capsys):
     assert "no model named 'no-such-model'" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("command", [[], ["train"], ["sample"], ["info"], ["data", "preview"], ["import"], ["models"]])
+@pytest.mark.parametrize("command", [[], ["train"], ["sample"], ["info"], ["data", "preview"], ["import"], ["models"], ["export"]])
 def test_every_command_has_help(command):
     out = subprocess.run([sys.executable, "-m", "dcgan_core.cli", *command, "--help"], capture_output=True, text=True)
     assert out.returncode == 0 and "usage: dcgan" in out.stdout
@@ -71,3 +71,20 @@ def test_models_lists_user_runs_and_files_and_names_resolve(tmp_path, monkeypatc
     assert listed["my-rooms"]["source"] == "user" and listed["my-rooms"]["step"] == 2
     assert "broken" not in listed and "skipped" in captured.err and "broken.safetensors" in captured.err
     assert main(["sample", "--model", "my-rooms", "--n", "2", "--out", str(tmp_path / "s.png")]) == 0
+
+
+def test_export_writes_a_small_model_without_optimizer_state_that_samples_alike(tmp_path, capsys):
+    run = tmp_path / "run"
+    main(["train", *TINY, "--steps", "2", "--out", str(run)])
+    out = tmp_path / "shipped" / "model.safetensors"
+    assert main(["export", str(run), "--out", str(out)]) == 0
+    full = run / "checkpoints" / "last.safetensors"
+    assert out.stat().st_size < full.stat().st_size / 4  # fp16 and no Adam moments
+    capsys.readouterr()
+    main(["info", str(out)])
+    info = json.loads(capsys.readouterr().out)
+    assert info["step"] == 2 and not info["resumable"] and info["train_config"]["dataset"] == "rooms"
+    for name, model in (("a", run), ("b", out)):
+        main(["sample", "--model", str(model), "--n", "4", "--out", str(tmp_path / f"{name}.png")])
+    a, b = (np.asarray(Image.open(tmp_path / f"{n}.png")).astype(int) for n in "ab")
+    assert np.abs(a - b).max() <= 4  # fp16 weights: the same images up to rounding
