@@ -7,6 +7,7 @@
     dcgan data preview --dataset faces --out faces.png
     dcgan import --generator netG_epoch_24.pth --discriminator netD_epoch_24.pth --out imported.safetensors
     dcgan export runs/rooms64 --out models/rooms/model.safetensors
+    dcgan eval --model rooms --n 2000
     dcgan models
 """
 
@@ -234,6 +235,42 @@ def cmd_export(args) -> int:
     return 0
 
 
+def _add_eval_parser(sub) -> None:
+    p = sub.add_parser("eval", help="sliced Wasserstein distance against held-out real images (no download)",
+                       description="Multi-scale sliced Wasserstein distance (Karras et al. 2018) between a model's "
+                       "samples and held-out real images, with the real-vs-real floor and an untrained generator for "
+                       "scale. Optional FID with a local pytorch-fid Inception weights file (never downloaded).",
+                       formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument("--model", required=True, help="checkpoint file, run folder, or model name")
+    p.add_argument("--n", type=int, default=2000, help="images per set")
+    p.add_argument("--seed", type=int, default=0, help="seed for z and for the metric's random patches/directions")
+    p.add_argument("--data-root", help="real data location, if not the one stored in the checkpoint")
+    p.add_argument("--fid-weights", help="local pt_inception-2015-12-05-6726825d.pth to also compute FID")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(func=cmd_eval)
+
+
+def cmd_eval(args) -> int:
+    from .analysis.evaluate import evaluate_model
+    from .checkpoints import load_model
+
+    if args.n < 2:
+        raise ValueError("--n must be at least 2")
+    model = load_model(args.model)
+    report = evaluate_model(model, n=args.n, seed=args.seed, data_root=args.data_root, fid_weights=args.fid_weights)
+    if args.json:
+        print(json.dumps(report.as_dict(), indent=2))
+        return 0
+    levels = list(report.model.per_level)
+    print(f"SWD x 1e3 on {report.n} images per set; real images: {report.real_source}")
+    print(f"{'':<28}{'mean':>8}" + "".join(f"{f'{r}px':>8}" for r in levels))
+    for label, r in (("model", report.model), ("floor (real vs real)", report.floor), ("untrained generator", report.untrained)):
+        print(f"{label:<28}{r.mean:8.2f}" + "".join(f"{r.per_level[k]:8.2f}" for k in levels))
+    for k, v in report.fid.items():
+        print(f"FID {k}: {v:.2f}")
+    return 0
+
+
 def _add_models_parser(sub) -> None:
     p = sub.add_parser("models", help="list shipped models and those in $DCGAN_MODELS_DIR",
                        description="List the models the app and --model NAME can use: the shipped ones in the "
@@ -270,6 +307,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_data_parser(sub)
     _add_import_parser(sub)
     _add_export_parser(sub)
+    _add_eval_parser(sub)
     _add_models_parser(sub)
     return parser
 

@@ -53,7 +53,7 @@ def test_errors_are_one_line_messages_not_tracebacks(tmp_path, capsys):
     assert "no model named 'no-such-model'" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("command", [[], ["train"], ["sample"], ["info"], ["data", "preview"], ["import"], ["models"], ["export"]])
+@pytest.mark.parametrize("command", [[], ["train"], ["sample"], ["info"], ["data", "preview"], ["import"], ["models"], ["export"], ["eval"]])
 def test_every_command_has_help(command):
     out = subprocess.run([sys.executable, "-m", "dcgan_core.cli", *command, "--help"], capture_output=True, text=True)
     assert out.returncode == 0 and "usage: dcgan" in out.stdout
@@ -88,3 +88,14 @@ def test_export_writes_a_small_model_without_optimizer_state_that_samples_alike(
         main(["sample", "--model", str(model), "--n", "4", "--out", str(tmp_path / f"{name}.png")])
     a, b = (np.asarray(Image.open(tmp_path / f"{n}.png")).astype(int) for n in "ab")
     assert np.abs(a - b).max() <= 4  # fp16 weights: the same images up to rounding
+
+
+def test_eval_reports_the_model_between_the_real_floor_and_an_untrained_generator(tmp_path, capsys):
+    run = tmp_path / "run"
+    main(["train", *TINY, "--steps", "2", "--out", str(run)])
+    capsys.readouterr()
+    assert main(["eval", "--model", str(run), "--n", "24", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert set(report["swd_model_per_level"]) == {"32", "16"}
+    assert report["swd_floor"] < report["swd_untrained"]
+    assert "never trained on" in report["real_source"]
