@@ -1,0 +1,36 @@
+"""Entry point of the app: `streamlit run explorer/Home.py`.
+
+Registers the pages (the home page here in explorer/, the demos in the top-level pages/
+folder) with st.navigation. Adding a page is one line in PAGES: its file, title and URL path.
+Each page draws the sidebar model picker itself, so it also runs on its own.
+"""
+
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))  # `explorer` and `dcgan_core` import from the repo without installing
+
+import streamlit as st  # noqa: E402
+
+from explorer import app_state  # noqa: E402
+from explorer.widgets import app_icon  # noqa: E402
+
+APP_TITLE = "DCGAN explorer"
+
+# (script, title, url path). No page icons: the browser would fetch a ":material/...:" page icon from
+# Google's servers as the tab icon, and emoji need an emoji font that servers often lack.
+PAGES = [
+    (ROOT / "explorer" / "home_page.py", "Home", "home"),
+    (ROOT / "pages" / "1_latent_walk.py", "Latent walk", "latent_walk"),
+    (ROOT / "pages" / "2_samples.py", "Samples", "samples"),
+    (ROOT / "pages" / "3_training_monitor.py", "Training monitor", "training_monitor"),
+]
+
+st.session_state[app_state.PAGES] = [(str(path), title) for path, title, _ in PAGES]
+navigation = st.navigation(
+    [st.Page(path, title=title, url_path=url, default=(i == 0)) for i, (path, title, url) in enumerate(PAGES)]
+)
+st.set_page_config(page_title=f"{navigation.title} · {APP_TITLE}", page_icon=app_icon(), layout="wide")
+navigation.run()

@@ -1,0 +1,102 @@
+"""Plotly figures the pages draw: pure functions of data, no Streamlit calls."""
+
+from __future__ import annotations
+
+import numpy as np
+import plotly.graph_objects as go
+
+from .renderer import Walk
+from .widgets import data_uri_png
+
+SEGMENT_COLORS = ("#4c78a8", "#f58518", "#54a24b", "#e45756", "#72b7b2", "#b279a2", "#eeca3b", "#9d755d", "#bab0ac")
+
+
+def walk_path_figure(walk: Walk, current_frame: int | None = None) -> go.Figure:
+    """The walk's codes on their first two principal axes: one line per segment, waypoints as thumbnails.
+
+    Every frame is a point; hovering one names it (frame, segment, position) and selecting it
+    shows it in the frame viewer. `customdata` holds the frame index.
+    """
+    fig = go.Figure()
+    xy, seg = walk.pca, walk.segment
+    for s in range(int(seg.max()) + 1):
+        idx = np.flatnonzero(seg == s)
+        idx = np.append(idx, idx[-1] + 1) if idx[-1] + 1 < len(seg) else idx  # join to the next waypoint
+        fig.add_trace(
+            go.Scatter(
+                x=xy[idx, 0], y=xy[idx, 1], mode="lines+markers", name=f"segment {s + 1}",
+                line=dict(color=SEGMENT_COLORS[s % len(SEGMENT_COLORS)], width=2), marker=dict(size=6),
+                customdata=idx,
+                hovertemplate="frame %{customdata}<br>segment " + str(s + 1) + "<extra></extra>",
+            )
+        )
+    wp = walk.waypoint_frames
+    fig.add_trace(
+        go.Scatter(
+            x=xy[wp, 0], y=xy[wp, 1], mode="markers+text", name="waypoints", text=[f"P{i + 1}" for i in range(len(wp))],
+            textposition="top center", textfont=dict(size=13, color="black"), marker=dict(size=12, color="black", symbol="circle-open", line=dict(width=2)),
+            customdata=wp, hovertext=walk.waypoint_labels,
+            hovertemplate="frame %{customdata}: %{hovertext}<extra></extra>",
+        )
+    )
+    if current_frame is not None:
+        fig.add_trace(
+            go.Scatter(
+                x=[xy[current_frame, 0]], y=[xy[current_frame, 1]], mode="markers", name=f"frame {current_frame}",
+                marker=dict(size=18, color="crimson", symbol="star"), customdata=[current_frame],
+                hovertemplate="frame %{customdata} (shown)<extra></extra>",
+            )
+        )
+    span = max(float(np.ptp(xy[:, 0])), float(np.ptp(xy[:, 1])), 1e-6)
+    size = 0.12 * span
+    for i, f in enumerate(wp):
+        fig.add_layout_image(
+            source=data_uri_png(walk.frames[f]), x=xy[f, 0], y=xy[f, 1], xref="x", yref="y", sizex=size, sizey=size,
+            xanchor="center", yanchor="middle", layer="below", opacity=0.9,
+        )
+    fig.update_layout(
+        xaxis_title=f"PC 1 ({walk.explained[0]:.0%} of the path's variance)",
+        yaxis_title=f"PC 2 ({walk.explained[1]:.0%})",
+        height=480, margin=dict(l=10, r=10, t=30, b=10), legend=dict(orientation="h", y=1.08), clickmode="event+select",
+    )
+    fig.update_yaxes(scaleanchor="x", scaleratio=1)
+    return fig
+
+
+def frame_change_figure(walk: Walk) -> go.Figure:
+    """Pixel change between consecutive frames; waypoints as dotted lines, the largest step marked."""
+    ch = walk.smoothness.changes
+    fig = go.Figure(
+        go.Bar(x=np.arange(len(ch)), y=ch, marker_color="#4c78a8",
+               hovertemplate="frame %{x} -> %{x}+1: %{y:.2f}<extra></extra>")
+    )
+    for f in walk.waypoint_frames[1:-1]:
+        fig.add_vline(x=f - 0.5, line_dash="dot", line_color="gray")
+    fig.add_hline(y=walk.smoothness.median, line_dash="dash", line_color="green", annotation_text="median")
+    fig.update_layout(
+        xaxis_title="step (frame i -> i+1)", yaxis_title="mean |pixel change| (0-255)", height=260,
+        margin=dict(l=10, r=10, t=20, b=10), showlegend=False,
+    )
+    return fig
+
+
+def loss_figure(records: list[dict]) -> go.Figure:
+    """Both players' losses over steps (log lines of metrics.jsonl)."""
+    steps = [r["step"] for r in records]
+    fig = go.Figure()
+    for key, name in (("loss_d", "D loss"), ("loss_g", "G loss")):
+        fig.add_trace(go.Scatter(x=steps, y=[r.get(key) for r in records], mode="lines", name=name))
+    fig.update_layout(xaxis_title="step", yaxis_title="loss (BCE)", height=320, margin=dict(l=10, r=10, t=30, b=10),
+                      legend=dict(orientation="h", y=1.12))
+    return fig
+
+
+def d_output_figure(records: list[dict]) -> go.Figure:
+    """D's mean output on real and on generated images: near 0.5 both when the game is balanced."""
+    steps = [r["step"] for r in records]
+    fig = go.Figure()
+    for key, name in (("d_real", "D(x), real"), ("d_fake", "D(G(z)), generated")):
+        fig.add_trace(go.Scatter(x=steps, y=[r.get(key) for r in records], mode="lines", name=name))
+    fig.update_layout(xaxis_title="step", yaxis_title="mean D output", yaxis_range=[0, 1], height=320,
+                      margin=dict(l=10, r=10, t=30, b=10), legend=dict(orientation="h", y=1.12))
+    return fig

@@ -1,0 +1,117 @@
+"""The app in a real browser: start `streamlit run explorer/Home.py`, load every page in Chromium.
+
+Checks what only a browser shows: each page's title, that a picture was decoded and
+displayed, no exception box, and that nothing was fetched from outside this machine
+(the app must work offline). Uses the system's Chromium (Debian package `chromium`)
+through Playwright; no browser is downloaded. Skipped when either is missing, except
+on CI (CI=true), where that is a failure.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+from urllib.parse import urlparse
+
+import pytest
+
+from dcgan_core.train import TrainConfig, Trainer
+
+ROOT = Path(__file__).resolve().parent.parent
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+PAGES = {  # url path -> browser tab title
+    "": "Home · DCGAN explorer",
+    "latent_walk": "Latent walk · DCGAN explorer",
+    "samples": "Samples · DCGAN explorer",
+    "training_monitor": "Training monitor · DCGAN explorer",
+}
+# an <img> of an st.image that is decoded and laid out (display: none has no offsetParent: collapsed expanders)
+IMAGE_SHOWN = """() => [...document.querySelectorAll('[data-testid="stImage"] img')]
+    .some(img => img.complete && img.naturalWidth > 0 && img.offsetParent !== null)"""
+
+
+@pytest.fixture
+def browser_available():
+    missing = []
+    if importlib.util.find_spec("playwright") is None:
+        missing.append("Python package playwright (pip install playwright)")
+    if not CHROMIUM.is_file():
+        missing.append(f"{CHROMIUM} (apt-get install chromium)")
+    if missing:
+        reason = "browser test needs " + " and ".join(missing)
+        if os.environ.get("CI") == "true":
+            pytest.fail(reason + "; CI must install them")
+        pytest.skip(reason)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_until_healthy(port: int, server: subprocess.Popen, log: Path, timeout_s: float = 30) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            raise AssertionError(f"streamlit exited with code {server.returncode}:\n{log.read_text()}")
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=1) as r:
+                if r.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.2)
+    raise AssertionError(f"streamlit did not answer on port {port} within {timeout_s} s:\n{log.read_text()}")
+
+
+def test_every_page_loads_in_chromium_with_a_picture_and_nothing_fetched_from_outside(browser_available, tmp_path):
+    from playwright.sync_api import sync_playwright
+
+    models = tmp_path / "models"
+    Trainer(
+        TrainConfig(
+            dataset="rooms", image_size=32, nz=16, ngf=8, ndf=8, batch_size=16, dataset_size=64, steps=2, log_every=1,
+            sample_every=1, checkpoint_every=2, out_dir=str(models / "tiny"), device="cpu", precision="fp32", progress=False,
+        )
+    ).run()
+    # the server sees the tiny model first, and the test's isolated cache (DCGAN_CACHE_DIR, set by conftest)
+    env = dict(os.environ, DCGAN_MODELS_DIR=str(models), OMP_NUM_THREADS="1")
+
+    port = free_port()
+    log = tmp_path / "streamlit.log"
+    server = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", "explorer/Home.py", "--server.port", str(port), "--server.headless", "true",
+         "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false"],
+        cwd=ROOT, env=env, stdout=log.open("w"), stderr=subprocess.STDOUT,
+    )
+    try:
+        wait_until_healthy(port, server, log)
+        outside: list[str] = []
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_FLAGS)
+            try:
+                page = browser.new_page(viewport={"width": 1280, "height": 1000})
+                page.on("request", lambda r: outside.append(r.url) if urlparse(r.url).hostname not in (None, "127.0.0.1") else None)
+                for url_path, title in PAGES.items():
+                    page.goto(f"http://127.0.0.1:{port}/{url_path}")
+                    page.wait_for_function(f"() => document.title === {title!r}", timeout=20_000)
+                    page.wait_for_function(IMAGE_SHOWN, timeout=20_000)
+                    assert page.locator('[data-testid="stException"]').count() == 0, f"/{url_path} shows an exception"
+            finally:
+                browser.close()
+        assert not [u for u in outside if not u.startswith("data:")], f"fetched from outside: {outside}"
+    finally:
+        os.kill(server.pid, signal.SIGTERM)  # stop the server we started, by its PID
+        try:
+            server.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            os.kill(server.pid, signal.SIGKILL)
+            server.wait()
