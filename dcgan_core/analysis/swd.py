@@ -37,6 +37,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from ..generate import generate
 from ..latent import sample_z
 from ..models import Generator
 
@@ -296,15 +297,8 @@ def generate_images(
     g = generator
     if g.training or own != device:
         g = copy.deepcopy(generator).to(device).eval()
-    cfg = generator.config
-    z = sample_z(n, cfg, seed=seed)
-    out = torch.empty((n, cfg.channels, cfg.image_size, cfg.image_size), dtype=torch.uint8)
-    with torch.inference_mode():
-        for start in range(0, n, batch_size):
-            x = g(z[start : start + batch_size].to(device)).float().cpu()
-            # the rounding of data.loading.materialize, so real and fake images are quantised alike
-            out[start : start + batch_size] = ((x.clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
-    return out
+    images = generate(g, sample_z(n, generator.config, seed=seed), batch_size=batch_size)  # uint8 NHWC
+    return torch.from_numpy(images).permute(0, 3, 1, 2).contiguous()
 
 
 def evaluate_swd(
