@@ -125,8 +125,11 @@ def save_checkpoint(path: str | Path, ckpt: Checkpoint, dtype: torch.dtype | Non
     write_bytes_atomic(path, st_save(tensors, metadata=metadata))
 
 
-def read_metadata(path: str | Path) -> dict:
-    """The JSON header of a checkpoint, without reading its tensors (fast, for listings)."""
+def read_safetensors_metadata(path: str | Path, what: str = "checkpoint") -> dict[str, str]:
+    """The string metadata of any safetensors file, read from its header alone (no tensors).
+
+    Raises FileNotFoundError, or CheckpointError when the file is not safetensors.
+    """
     path = Path(path)
     try:
         with open(path, "rb") as f:
@@ -135,10 +138,17 @@ def read_metadata(path: str | Path) -> dict:
                 raise CheckpointError(f"{path} is not a safetensors file (header size {n})")
             header = json.loads(f.read(n))
     except FileNotFoundError:
-        raise FileNotFoundError(f"checkpoint {path} does not exist") from None
+        raise FileNotFoundError(f"{what} {path} does not exist") from None
     except (struct.error, json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise CheckpointError(f"{path} is not a safetensors checkpoint ({e})") from None
-    meta = header.get("__metadata__") or {}
+        raise CheckpointError(f"{path} is not a safetensors {what} ({e})") from None
+    meta = header.get("__metadata__") if isinstance(header, dict) else None
+    return meta or {}
+
+
+def read_metadata(path: str | Path) -> dict:
+    """The JSON header of a checkpoint, without reading its tensors (fast, for listings)."""
+    path = Path(path)
+    meta = read_safetensors_metadata(path)
     if meta.get("format") != FORMAT:
         raise CheckpointError(f"{path} is a safetensors file but not a dcgan-explorer checkpoint (no '{FORMAT}' format tag)")
     return meta

@@ -16,3 +16,12 @@ def _isolated_dirs(tmp_path_factory, monkeypatch):
 def tiny_config() -> ModelConfig:
     """An 8-channel, 32-px model: big enough to have every kind of layer, small enough to run in milliseconds."""
     return ModelConfig(image_size=32, nz=16, ngf=8, ndf=8)
+
+
+@pytest.fixture(scope="module")
+def one_torch_thread():
+    """Run a module's tests on one torch thread, then restore the setting."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

@@ -33,13 +33,7 @@ from dcgan_core.models import build_models
 FRESH_SEED = 300  # data set seed used by no instrument's training (100) or report (200)
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Instruments are small; one thread keeps these tests polite on a shared machine."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # small tensors: one thread is as fast, and polite on a busy machine
 
 
 @pytest.fixture(scope="module")

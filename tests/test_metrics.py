@@ -24,13 +24,7 @@ from dcgan_core.models import Generator
 N = 200  # images per set: enough for SWD to rank data sets, small enough for ~1 s per comparison at 32 px
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """These tensors are small: one thread is as fast, and immune to contention on a busy machine."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # small tensors: one thread is as fast, and polite on a busy machine
 
 
 def _images(name: str, seed: int, n: int = N, size: int = 32) -> torch.Tensor:

@@ -25,7 +25,6 @@ from __future__ import annotations
 import argparse
 import json
 import platform
-import struct
 import sys
 import time
 from collections.abc import Sequence
@@ -43,6 +42,7 @@ from tqdm.auto import tqdm
 from ..data.faces import ATTRIBUTE_NAMES, FacesDataset
 from ..data.loading import _renderer_fingerprint, atomic_write, cache_dir, materialize
 from ..data.rooms import OBJECT_NAMES, RoomsDataset
+from ..checkpoints import CheckpointError, read_safetensors_metadata
 from ..files import write_bytes_atomic
 
 FORMAT = "dcgan-explorer-instrument/1"
@@ -613,16 +613,9 @@ def read_instrument_metadata(path: str | Path) -> dict:
     """The header of an instrument file, parsed: {"kind", "architecture", "report"}. Reads no weights."""
     path = Path(path)
     try:
-        with open(path, "rb") as f:
-            (n,) = struct.unpack("<Q", f.read(8))
-            if n > 100_000_000:
-                raise InstrumentError(f"{path} is not a safetensors file (header size {n})")
-            header = json.loads(f.read(n))
-    except FileNotFoundError:
-        raise FileNotFoundError(f"instrument {path} does not exist") from None
-    except (struct.error, json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise InstrumentError(f"{path} is not a safetensors instrument file ({e})") from None
-    meta = header.get("__metadata__") or {} if isinstance(header, dict) else {}
+        meta = read_safetensors_metadata(path, what="instrument file")
+    except CheckpointError as e:
+        raise InstrumentError(str(e)) from None
     if meta.get("format") != FORMAT:
         what = "a DCGAN checkpoint" if meta.get("format", "").startswith("dcgan-explorer/") else "a safetensors file"
         raise InstrumentError(f"{path} is {what}, not a dcgan-explorer instrument (no '{FORMAT}' format tag)")
