@@ -9,6 +9,8 @@
     dcgan export runs/rooms64 --out models/rooms/model.safetensors
     dcgan eval --model rooms --n 2000
     dcgan models
+    dcgan probe --model faces --dataset faces --task attributes
+    dcgan arithmetic --model faces --draws 100
 """
 
 from __future__ import annotations
@@ -298,6 +300,109 @@ def cmd_models(args) -> int:
     return 0
 
 
+def _add_arithmetic_parser(sub) -> None:
+    p = sub.add_parser("arithmetic", help="success rate of the paper's face vector arithmetic, read by the face instrument",
+                       description="Run the paper's face equations (smiling woman - neutral woman + neutral man; man with "
+                       "glasses - man without glasses + woman without glasses; the turn axis) over many random draws of "
+                       "exemplars picked by the face instrument, and print how often the result shows the target, against "
+                       "the same arithmetic in pixel space.",
+                       formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument("--model", required=True, help="checkpoint file, run folder, or model name (a 64-px faces model)")
+    p.add_argument("--draws", type=int, default=100, help="random draws of exemplars per equation")
+    p.add_argument("--pool", type=int, default=2000, help="labelled samples the exemplars are picked from")
+    p.add_argument("--per-concept", type=int, default=3, help="exemplars averaged per concept (paper: 3)")
+    p.add_argument("--scale", type=float, default=0.25, help="uniform noise around Y for the 8 neighbours (paper: 0.25)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the pool, the draws and the noise")
+    p.add_argument("--confidence", type=float, default=0.5,
+                   help="exemplars need the instrument's P >= this for each wanted attribute (<= 1 - this for 'without')")
+    p.add_argument("--instrument", help="face instrument file (when not given: the shipped models/instruments/faces.safetensors)")
+    p.add_argument("--device", default="cpu", help="auto, cpu, cuda or mps")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(func=cmd_arithmetic)
+
+
+def cmd_arithmetic(args) -> int:
+    from .analysis.concepts import arithmetic_benchmark, face_instrument_problem, format_benchmark
+    from .analysis.instruments import default_instrument_path, load_instrument
+    from .checkpoints import load_model
+    from .device import resolve_device
+    from .registry import resolve_checkpoint
+
+    if args.draws < 1 or args.pool < 1 or args.per_concept < 1:
+        raise ValueError("--draws, --pool and --per-concept must be at least 1")
+    model = load_model(resolve_checkpoint(args.model), device=resolve_device(args.device))
+    problem = face_instrument_problem(model)
+    if model.config.channels != 3:
+        raise ValueError(f"{model.path}: {problem}")
+    if problem:
+        print(f"warning: {model.path}: {problem}", file=sys.stderr)
+    instrument = load_instrument(args.instrument or default_instrument_path("faces"), kind="faces")
+    report = arithmetic_benchmark(
+        model.generator, instrument, draws=args.draws, pool=args.pool, seed=args.seed, scale=args.scale,
+        per_concept=args.per_concept, confidence=args.confidence, model_name=f"{model.path} (step {model.checkpoint.step})",
+        progress=None if args.json else (lambda msg: print(msg, file=sys.stderr)),
+    )
+    print(json.dumps(report.as_dict(), indent=2) if args.json else format_benchmark(report))
+    return 0
+
+
+def _add_probe_parser(sub) -> None:
+    from .analysis.feature_probe import C_GRID, PROBE_DATASETS, PROBE_SEED, TASKS
+
+    tasks = "; ".join(f"{d}: {', '.join(t)}" for d, t in TASKS.items() if t != ("classes",))
+    p = sub.add_parser("probe", help="feature probe (paper Table 1): linear SVM on D's features vs a random D and raw pixels",
+                       description="The paper's section 5.1 probe: D's features from all conv layers, each max-pooled to 4x4, "
+                       "flattened and concatenated, then a linear L2-SVM (LinearSVC) on a labelled set. Prints the test "
+                       "accuracy of the trained D, a randomly initialised D of the same architecture and raw pixels, all "
+                       "through the same pipeline (standardised features, C picked per feature set on a validation split).",
+                       formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument("--model", required=True, help="checkpoint file, run folder, or model name (needs its discriminator)")
+    p.add_argument("--dataset", default="faces", choices=PROBE_DATASETS,
+                   help="faces, rooms (procedural), cifar10 (batches), mnist (idx files, also Fashion-MNIST), "
+                   "folder (one subfolder per class)")
+    p.add_argument("--task", help=f"what to predict ({tasks}); real data sets predict their classes")
+    p.add_argument("--data-root", help="path of a real labelled data set")
+    p.add_argument("--n-train", type=int, default=2000, help="images the SVM trains on")
+    p.add_argument("--n-test", type=int, default=1000, help="images it is tested on")
+    p.add_argument("--seed", type=int, default=PROBE_SEED, help="data set seed of procedural sets, subset seed of real ones")
+    p.add_argument("--C", type=float, help=f"fix the SVM's C (default: pick from {', '.join(f'{c:g}' for c in C_GRID)} "
+                   "per feature set on a quarter of the training images)")
+    p.add_argument("--random-seed", type=int, default=0, help="seed of the random D's weights")
+    p.add_argument("--no-baselines", action="store_true", help="only the trained D (no random D, no raw pixels)")
+    p.add_argument("--device", default="cpu", help="auto, cpu, cuda or mps")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(func=cmd_probe)
+
+
+def cmd_probe(args) -> int:
+    from .analysis.feature_probe import FEATURE_SETS, load_probe_data, run_probe
+    from .checkpoints import load_model
+    from .device import resolve_device
+    from .registry import resolve_checkpoint
+
+    if args.C is not None and args.C <= 0:
+        raise ValueError("--C must be positive")
+    model = load_model(resolve_checkpoint(args.model), device=resolve_device(args.device))
+    if model.discriminator is None:
+        raise ValueError(f"{model.path} holds no discriminator (a generator-only file); the probe reads D's features")
+    cfg = model.config
+    data = load_probe_data(args.dataset, image_size=cfg.image_size, channels=cfg.channels, root=args.data_root, task=args.task,
+                           n_train=args.n_train, n_test=args.n_test, seed=args.seed)
+    sets = FEATURE_SETS[:1] if args.no_baselines else FEATURE_SETS
+
+    def progress(name: str, done: int, total: int) -> None:
+        if not args.json and done == total:
+            print(f"{name}: features of {total:,} images done; fitting the SVM...", file=sys.stderr)
+
+    report = run_probe(model.discriminator, data, feature_sets=sets, C=args.C, random_seed=args.random_seed, progress=progress)
+    if args.json:
+        print(json.dumps({"model": str(model.path), "step": model.checkpoint.step, **report.as_dict()}, indent=2))
+    else:
+        print(f"model {model.path} (step {model.checkpoint.step})")
+        print(report.table())
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="dcgan", description="Train, sample and inspect DCGANs.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -309,6 +414,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_export_parser(sub)
     _add_eval_parser(sub)
     _add_models_parser(sub)
+    _add_probe_parser(sub)
+    _add_arithmetic_parser(sub)
     return parser
 
 

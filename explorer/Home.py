@@ -26,6 +26,10 @@ PAGES = [
     (ROOT / "pages" / "1_latent_walk.py", "Latent walk", "latent_walk"),
     (ROOT / "pages" / "2_samples.py", "Samples", "samples"),
     (ROOT / "pages" / "3_training_monitor.py", "Training monitor", "training_monitor"),
+    (ROOT / "pages" / "4_discriminator_features.py", "Discriminator features", "discriminator_features"),
+    (ROOT / "pages" / "5_feature_probe.py", "Feature probe", "feature_probe"),
+    (ROOT / "pages" / "6_forget_to_draw.py", "Forgetting to draw windows", "forget_to_draw"),
+    (ROOT / "pages" / "7_vector_arithmetic.py", "Vector arithmetic", "vector_arithmetic"),
 ]
 
 st.session_state[app_state.PAGES] = [(str(path), title) for path, title, _ in PAGES]

@@ -36,3 +36,78 @@ MONITOR_PATH = "monitor_path"  # run folder typed by the user (wins when set)
 MONITOR_LIVE = "monitor_live"
 MONITOR_STEP = "monitor_step"  # step of the sample grid shown
 MONITOR_FOLLOW = "monitor_follow"  # newest step seen, to follow a run while it trains
+
+# forgetting to draw windows page (paper section 6.3.1)
+FORGET_OBJECT = "forget_object"  # object name ("window" by default)
+FORGET_POOL_SEED = "forget_pool_seed"  # seed of the pool of images to annotate
+FORGET_POOL_SIZE = "forget_pool_size"
+FORGET_INDEX = "forget_index"  # pool image shown in the annotator
+FORGET_REVISION = "forget_revision"  # bumped when annotations change outside the canvas: canvases remount
+FORGET_CANVAS_PREFIX = "forget_canvas_"  # + model, object, seed, index, revision: one drawing canvas per image
+FORGET_DRAWING_PREFIX = "forget_drawing_"  # + canvas key: the initial drawing given to that canvas when it mounted
+FORGET_SEEN_PREFIX = "forget_seen_"  # + canvas key: the boxes that canvas showed at the last run (a change = a drawing)
+FORGET_NONE_PREFIX = "forget_none_"  # + canvas key: the "no object in this image" toggle
+FORGET_IMPORT = "forget_import"  # file uploader of exported annotations
+FORGET_MESSAGE = "forget_message"  # (kind, text, image index): the last action's message, shown until another image is picked
+FORGET_FIT = "forget_fit"  # {(model fingerprint, object): annotations JSON of the last fit asked for}
+FORGET_SELECT = "forget_select"  # "threshold" | "count": how the dropped maps are chosen
+FORGET_THRESHOLD = "forget_threshold"  # drop maps whose weight / largest |weight| exceeds this (paper: 0)
+FORGET_COUNT = "forget_count"  # or drop this many maps with the largest weights
+FORGET_PAIRS_SEED = "forget_pairs_seed"  # seed of the z's shown with and without the maps
+FORGET_PAIRS_N = "forget_pairs_n"
+FORGET_RANDOM_SEED = "forget_random_seed"  # seed of the random control maps
+FORGET_MEASURE_N = "forget_measure_n"  # z's measured with the instrument
+FORGET_MEASURE_SEED = "forget_measure_seed"
+FORGET_MEASURED = "forget_measured"  # settings of the last measurement asked for
+
+# vector arithmetic page (paper section 6.3.2, Figs. 7-8; learned directions)
+ARITH_SEED = "arith_seed"  # seed of the grid exemplars are picked from
+ARITH_BADGES = "arith_badges"  # show the face instrument's labels under the grid
+ARITH_ACTIVE = "arith_active"  # slot (0, 1, 2 = A, B, C) that clicks on the grid go to
+ARITH_NAME_PREFIX = "arith_name_"  # + slot: the slot's concept name ("smiling woman")
+ARITH_SLOTS_PREFIX = "arith_slots_"  # + model name: per slot, the picked exemplars [{"z", "seed", "index"}]
+ARITH_REVISION = "arith_revision"  # bumped when slots change outside the grid's pills: the pills remount
+ARITH_PICK_PREFIX = "arith_pick_"  # + model, slot, seed, revision: the grid's pills for that slot
+ARITH_REMOVE_PREFIX = "arith_remove_"  # + slot, revision: pills that remove an exemplar from the slot
+ARITH_CLEAR_PREFIX = "arith_clear_"  # + slot: button
+ARITH_FILL = "arith_fill"  # equation whose exemplars the instrument picks ("smile" | "glasses")
+ARITH_SAVED = "arith_saved"  # saved concept set file picked to load
+ARITH_UPLOAD_PREFIX = "arith_upload_"  # + revision: uploader of a downloaded concept set (remounts empty after a load)
+ARITH_MESSAGE = "arith_message"  # (kind, text) to show once after a save/load/fill callback
+ARITH_SCALE = "arith_scale"  # noise around Y (paper 0.25)
+ARITH_NOISE_SEED = "arith_noise_seed"
+ARITH_CLIP = "arith_clip"  # clip the noisy neighbours to the prior's [-1, 1]
+ARITH_AXIS_FROM = "arith_axis_from"  # concept set at the start of the axis ("slot:0", "auto:left", "file:NAME.json")
+ARITH_AXIS_TO = "arith_axis_to"
+ARITH_AXIS_STEPS = "arith_axis_steps"
+ARITH_AXIS_EXTEND = "arith_axis_extend"  # how far beyond both ends the strip goes (fraction of the axis)
+ARITH_AXIS_SEED = "arith_axis_seed"  # seed of the random faces the axis is added to (Fig. 8)
+ARITH_AXIS_AMOUNT = "arith_axis_amount"  # the rows go from -amount to +amount times the axis
+ARITH_DIR_N = "arith_dir_n"  # samples labelled by the instrument to fit directions on
+ARITH_DIR_SEED = "arith_dir_seed"
+ARITH_DIR_FIT = "arith_dir_fit"  # (n, seed) of the last fit asked for
+ARITH_DIR_AMOUNT_PREFIX = "arith_dir_amount_"  # + attribute: slider, z units along its unit normal
+ARITH_DIR_HOLD = "arith_dir_hold"  # attributes held fixed (projected out of the others)
+ARITH_DIR_ROW_SEED = "arith_dir_row_seed"  # seed of the faces shown before / after
+
+# discriminator features page (paper section 6.2, Fig. 5)
+DFEAT_LAYER = "dfeat_layer"  # hidden layer of D (default: the last conv layer)
+DFEAT_POOL = "dfeat_pool"  # images from each source in the pool (training images + generated samples)
+DFEAT_SEED = "dfeat_seed"  # seed of the pool's generated samples
+DFEAT_K = "dfeat_k"  # top images shown per unit
+DFEAT_RULE = "dfeat_rule"  # backward rule through the rectifiers (guided_backprop.RULES)
+DFEAT_TARGET = "dfeat_target"  # "max" (strongest position) | "sum" (whole map)
+DFEAT_UNIT = "dfeat_unit"  # unit (feature map) of the trained D shown
+DFEAT_SOURCE = "dfeat_source"  # "Pool image" | "Upload": the image whose firing units are listed
+DFEAT_UPLOAD = "dfeat_upload"  # file uploader
+DFEAT_POOL_INDEX = "dfeat_pool_index"  # pool image analysed when the source is the pool
+
+# feature probe page (paper section 5.1, Table 1)
+PROBE_DATASET = "probe_dataset"  # faces | rooms | cifar10 | mnist | folder
+PROBE_TASK = "probe_task"  # what to predict (feature_probe.TASKS)
+PROBE_ROOT = "probe_root"  # path of a real labelled data set
+PROBE_N_TRAIN = "probe_n_train"
+PROBE_N_TEST = "probe_n_test"
+PROBE_C = "probe_c"  # "auto" (picked on a validation split) or a fixed C
+PROBE_RUN = "probe_run"  # settings of the last run asked for with the button
+PROBE_SHOWN = "probe_shown"  # feature set whose confusion matrix is shown

@@ -53,7 +53,7 @@ def test_errors_are_one_line_messages_not_tracebacks(tmp_path, capsys):
     assert "no model named 'no-such-model'" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("command", [[], ["train"], ["sample"], ["info"], ["data", "preview"], ["import"], ["models"], ["export"], ["eval"]])
+@pytest.mark.parametrize("command", [[], ["train"], ["sample"], ["info"], ["data", "preview"], ["import"], ["models"], ["export"], ["eval"], ["arithmetic"], ["probe"]])
 def test_every_command_has_help(command):
     out = subprocess.run([sys.executable, "-m", "dcgan_core.cli", *command, "--help"], capture_output=True, text=True)
     assert out.returncode == 0 and "usage: dcgan" in out.stdout

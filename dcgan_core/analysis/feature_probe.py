@@ -1,0 +1,473 @@
+"""The feature probe of the paper's section 5.1 (Table 1): how useful are D's features for classification?
+
+The paper's recipe: take the discriminator's features from all conv layers, max-pool each
+to a 4x4 spatial grid, flatten and concatenate them (28,672 numbers for its D), and train
+a regularised linear L2-SVM on a labelled set; report test accuracy. Here the L2-SVM is
+scikit-learn's `LinearSVC` (squared hinge loss = L2-SVM, one-vs-rest for several classes)
+on standardised features, with C picked per feature set on a held-out quarter of the
+training set (`fit_probe`), solved in the span of the training vectors (exact, and
+several times faster: `span_coordinates`). Every D is compared with two baselines run
+through the same pipeline:
+
+    random D    the same architecture, randomly initialised (the paper's init, fixed
+                seed), BatchNorm statistics from the probe's training images
+                (`random_discriminator`: fair to the baseline, which would otherwise
+                normalise with mean 0 / variance 1)
+    raw pixels  the image itself, flattened (C x H x W numbers in [-1, 1])
+
+    from dcgan_core.checkpoints import load_model
+    from dcgan_core.analysis.feature_probe import load_probe_data, run_probe
+
+    model = load_model("faces")
+    data = load_probe_data("faces", task="attributes", image_size=64, n_train=2000, n_test=1000)
+    report = run_probe(model.discriminator, data)
+    print(report.table())             # accuracy of trained D, random D, raw pixels, chance
+
+Feature size: sum of D's hidden widths x 16, e.g. (64 + 128 + 256 + 512) x 16 = 15,360 at
+64 px with ndf 64 (`probe_feature_size`).
+
+Labelled sets (all local, nothing downloaded):
+    faces    procedural, labels from the attributes each face was drawn with; tasks:
+             "attributes" (8 classes: glasses x smiling x masculine), "glasses", "smiling",
+             "masculine" (2 classes each), "turn" (3 classes: left < -1/3 <= frontal <= 1/3 < right)
+    rooms    procedural; task "windows": how many windows the room has (0, 1 or 2)
+    cifar10  CIFAR-10 batches: the train split for the SVM's training set, the test split for testing
+    mnist    MNIST idx files (also Fashion-MNIST, same format): train / t10k splits
+    folder   an image folder with one subfolder per class, split at random
+Procedural sets are rendered from data set seed PROBE_SEED (the GANs train on seed 0);
+the first n_train images train the SVM and the next n_test test it. Real sets take a
+seeded random subset of each split. Images are centre-cropped and resized to D's size and
+channel count.
+
+Command line: `dcgan probe --model faces --dataset faces` (see cli.py).
+"""
+
+from __future__ import annotations
+
+import time
+import warnings
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from ..models import Discriminator, ModelConfig
+from .guided_backprop import as_model_input, model_device, random_discriminator, rectified_forward
+
+POOL_GRID = 4  # each layer's maps are max-pooled to 4x4 (paper section 5.1)
+PROBE_SEED = 20_001  # data set seed of the procedural probe sets (GANs train on seed 0)
+C_GRID = (1e-6, 1e-5, 1e-4, 1e-3)  # SVM regularisation tried per feature set (standardised features); see `fit_probe`
+VALIDATION_FRACTION = 0.25  # of the training set, held out to pick C
+DEFAULT_MAX_ITER = 2000
+RANDOM_D_SEED = 0
+PROBE_DATASETS = ("faces", "rooms", "cifar10", "mnist", "folder")
+TASKS = {
+    "faces": ("attributes", "glasses", "smiling", "masculine", "turn"),
+    "rooms": ("windows",),
+    "cifar10": ("classes",),
+    "mnist": ("classes",),
+    "folder": ("classes",),
+}
+FEATURE_SETS = ("trained D", "random D", "raw pixels")
+
+Progress = Callable[[int, int], None]
+
+
+# ----------------------------------------------------------------------------- features
+
+
+def probe_feature_size(config: ModelConfig, grid: int = POOL_GRID) -> int:
+    """Length of the probe's feature vector for a D built from `config`: sum of hidden widths x grid^2."""
+    return sum(config.ndf * 2**i for i in range(config.num_hidden_blocks)) * grid * grid
+
+
+@torch.no_grad()
+def probe_features(
+    discriminator: Discriminator,
+    images: np.ndarray | torch.Tensor,
+    grid: int = POOL_GRID,
+    batch_size: int = 128,
+    progress: Progress | None = None,
+) -> np.ndarray:
+    """D's features for the probe: every hidden layer max-pooled to grid x grid, flattened, concatenated.
+
+    Args:
+        discriminator: D in eval mode (not modified).
+        images: uint8 (N, C, H, W) or float (N, C, H, W) in [-1, 1].
+
+    Returns:
+        float32 (N, probe_feature_size(config, grid)), layer 0's features first.
+    """
+    if discriminator.training:
+        raise ValueError("probe_features needs D in eval mode (call .eval())")
+    device = model_device(discriminator)
+    n_layers = len(discriminator.feature_channels)
+    size = sum(discriminator.feature_channels) * grid * grid
+    n = len(images)
+    out = np.empty((n, size), dtype=np.float32)
+    for start in range(0, n, batch_size):
+        x = as_model_input(images[start : start + batch_size], device)
+        parts = []
+        for block in discriminator.blocks[:n_layers]:
+            x = rectified_forward(block, x)
+            parts.append(F.adaptive_max_pool2d(x, grid).flatten(1))
+        out[start : start + parts[0].shape[0]] = torch.cat(parts, 1).float().cpu().numpy()
+        if progress is not None:
+            progress(min(start + batch_size, n), n)
+    return out
+
+
+def pixel_features(images: np.ndarray) -> np.ndarray:
+    """The raw-pixel baseline: uint8 (N, C, H, W) -> float32 (N, C*H*W) in [-1, 1]."""
+    x = np.asarray(images)
+    return (x.reshape(x.shape[0], -1).astype(np.float32) / 127.5 - 1.0).astype(np.float32)
+
+
+# ----------------------------------------------------------------------------- labelled data
+
+
+@dataclass
+class LabelledImages:
+    images: np.ndarray  # uint8 (N, C, H, W)
+    labels: np.ndarray  # int64 (N,), 0..len(classes)-1
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+
+@dataclass
+class ProbeData:
+    """A labelled set split for the probe, at one model's image size and channel count."""
+
+    train: LabelledImages
+    test: LabelledImages
+    classes: list[str]
+    description: str  # for people, e.g. "faces attributes (8 classes), data set seed 20001"
+
+    @property
+    def chance(self) -> float:
+        """Test accuracy of always answering the training set's most common class."""
+        if not len(self.test):
+            return 0.0
+        majority = np.bincount(self.train.labels, minlength=len(self.classes)).argmax()
+        return float(np.mean(self.test.labels == majority))
+
+
+def _channels(images: np.ndarray, channels: int) -> np.ndarray:
+    """uint8 RGB (N, 3, H, W) as 1 channel (ITU-R 601 luma) when the model is grayscale."""
+    if channels == 3 or images.shape[1] == channels:
+        return images
+    luma = np.tensordot(np.array([0.299, 0.587, 0.114]), images.astype(np.float64), axes=([0], [1]))
+    return np.round(luma)[:, None].astype(np.uint8)
+
+
+def _face_labels(attrs: np.ndarray, task: str) -> tuple[np.ndarray, list[str]]:
+    glasses, smiling, masculine, turn = (attrs[:, i] for i in range(4))
+    if task == "attributes":
+        labels = 4 * (glasses > 0.5) + 2 * (smiling > 0.5) + (masculine > 0.5)
+        classes = [
+            f"{'glasses' if g else 'no glasses'}, {'smiling' if s else 'neutral'}, {'masculine' if m else 'feminine'}"
+            for g in (0, 1) for s in (0, 1) for m in (0, 1)
+        ]
+        return labels.astype(np.int64), classes
+    if task in ("glasses", "smiling", "masculine"):
+        values = {"glasses": glasses, "smiling": smiling, "masculine": masculine}[task]
+        names = {"glasses": ["no glasses", "glasses"], "smiling": ["neutral", "smiling"], "masculine": ["feminine", "masculine"]}
+        return (values > 0.5).astype(np.int64), names[task]
+    # turn: three bins of equal width
+    return np.digitize(turn, [-1 / 3, 1 / 3]).astype(np.int64), ["looking left", "frontal", "looking right"]
+
+
+def _procedural(dataset: str, task: str, image_size: int, n: int, seed: int) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    if dataset == "faces":
+        from ..data.faces import FacesDataset
+        from ..data.loading import materialize
+
+        ds = FacesDataset(image_size=image_size, length=n, seed=seed)
+        images = materialize(ds, cache_key=f"faces-{image_size}px-seed{seed}-n{n}", progress=False).numpy()
+        labels, classes = _face_labels(ds.attribute_array(), task)
+        return images, labels, classes
+    from .units import render_rooms
+
+    images, boxes = render_rooms(n, seed, image_size)
+    labels = np.array([min(len(b.get("window", [])), 2) for b in boxes], dtype=np.int64)
+    return images, labels, ["no window", "1 window", "2 windows"]
+
+
+def _subset(ds, n: int, seed: int) -> LabelledImages:
+    """A seeded random subset of n readable, labelled items of a reader data set, as uint8 NCHW."""
+    labels_all = np.asarray(ds.labels)
+    candidates = np.flatnonzero(labels_all >= 0)  # image folders label loose files -1: not part of any class
+    order = np.random.default_rng(seed).permutation(candidates)
+    images, labels = [], []
+    for i in order:
+        if len(labels) == n:
+            break
+        x = ds[int(i)]
+        if int(i) in getattr(ds, "_unreadable", {}):  # an unreadable file: the reader handed us another image
+            continue
+        images.append(((x.clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8).numpy())
+        labels.append(labels_all[i])
+    if not images:
+        raise ValueError(f"no labelled images in {ds!r}")
+    return LabelledImages(np.stack(images), np.asarray(labels, dtype=np.int64))
+
+
+def load_probe_data(
+    dataset: str,
+    *,
+    image_size: int,
+    channels: int = 3,
+    root: str | Path | None = None,
+    task: str | None = None,
+    n_train: int = 2000,
+    n_test: int = 1000,
+    seed: int = PROBE_SEED,
+) -> ProbeData:
+    """A labelled train / test set for the probe (see the module docstring for the data sets and tasks).
+
+    `seed` is the data set seed of procedural sets and the subset seed of real ones.
+    Raises ValueError / FileNotFoundError with a message for people.
+    """
+    if dataset not in PROBE_DATASETS:
+        raise ValueError(f"the probe needs a labelled data set: one of {', '.join(PROBE_DATASETS)}; got {dataset!r}")
+    task = task or TASKS[dataset][0]
+    if task not in TASKS[dataset]:
+        raise ValueError(f"{dataset} has the tasks {', '.join(TASKS[dataset])}; got {task!r}")
+    if n_train < 2 or n_test < 1:
+        raise ValueError(f"the probe needs at least 2 training images and 1 test image; got {n_train} and {n_test}")
+    if dataset in ("faces", "rooms"):
+        images, labels, classes = _procedural(dataset, task, image_size, n_train + n_test, seed)
+        images = _channels(images, channels)
+        train = LabelledImages(images[:n_train], labels[:n_train])
+        test = LabelledImages(images[n_train:], labels[n_train:])
+        description = f"{dataset} {task} ({len(classes)} classes), procedural, data set seed {seed}"
+        return ProbeData(train, test, classes, description)
+    if root is None:
+        raise ValueError(f"the {dataset} data set is read from a local path: give its location (--data-root PATH)")
+    from ..data import build_dataset
+
+    root = Path(root).expanduser()
+    if dataset == "folder":
+        ds = build_dataset("folder", root=root, image_size=image_size, channels=channels)
+        classes = list(ds.classes)
+        if len(classes) < 2:
+            raise ValueError(f"image folder {root} needs one subfolder per class, at least 2; found {len(classes)}")
+        both = _subset(ds, n_train + n_test, seed)
+        if len(both) < n_train + 1:
+            raise ValueError(f"image folder {root} has {len(both)} labelled images; the probe asked for {n_train} + {n_test}")
+        train = LabelledImages(both.images[:n_train], both.labels[:n_train])
+        test = LabelledImages(both.images[n_train:], both.labels[n_train:])
+        where = f"image folder {root}, random split (seed {seed})"
+    else:
+        train_ds = build_dataset(dataset, root=root, image_size=image_size, channels=channels, train=True)
+        test_ds = build_dataset(dataset, root=root, image_size=image_size, channels=channels, train=False)
+        classes = list(train_ds.classes)
+        train, test = _subset(train_ds, n_train, seed), _subset(test_ds, n_test, seed + 1)
+        where = (
+            f"{dataset} at {root}: {len(train):,} of {len(train_ds):,} train and {len(test):,} of {len(test_ds):,} "
+            f"test images (seed {seed})"
+        )
+    return ProbeData(train, test, classes, f"{dataset} ({len(classes)} classes), {where}")
+
+
+# ----------------------------------------------------------------------------- the SVM
+
+
+@dataclass
+class ProbeScore:
+    """One row of the table: a feature set's test accuracy and confusion matrix."""
+
+    features: str  # "trained D", "random D", "raw pixels"
+    dims: int
+    accuracy: float
+    confusion: np.ndarray  # int64 (K, K): rows are true classes, columns predicted ones
+    C: float  # the SVM's C (picked on a validation split unless given)
+    validation: dict[float, float]  # C -> validation accuracy, when C was picked
+    converged: bool  # False when LinearSVC stopped at max_iter (accuracy is still what it is)
+    seconds: float  # feature extraction + fit + test
+
+
+def span_coordinates(train_x: np.ndarray, test_x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Exact change of coordinates for a linear model with an L2 penalty when features outnumber training images.
+
+    With a constant column appended (LinearSVC's regularised intercept), the weights of an
+    L2-regularised linear model lie in the span of the n training vectors (representer
+    theorem), so it is enough to express every vector in an orthonormal basis of that
+    span: n (or fewer) numbers instead of thousands, the same decision values, the same
+    solution, and a solver several times faster. Computed from the Gram matrix K = X X^T
+    (eigendecomposition K = V L V^T): train coordinates V L^1/2, test coordinates
+    X_test X^T V L^-1/2. Returns float64 (n, r), (m, r).
+    """
+    a = np.hstack([train_x, np.ones((len(train_x), 1), dtype=train_x.dtype)])
+    b = np.hstack([test_x, np.ones((len(test_x), 1), dtype=test_x.dtype)])
+    if a.shape[1] <= a.shape[0]:  # already no more features than images
+        return a.astype(np.float64), b.astype(np.float64)
+    gram = (a @ a.T).astype(np.float64)
+    lam, vec = np.linalg.eigh(gram)
+    keep = lam > max(lam.max(), 1e-300) * 1e-10
+    lam, vec = lam[keep], vec[:, keep]
+    return vec * np.sqrt(lam), ((b @ a.T).astype(np.float64) @ vec) / np.sqrt(lam)
+
+
+def _fit_predict(train_x, train_y, test_x, C: float, max_iter: int) -> tuple[np.ndarray, bool]:
+    """Standardise on the training set, fit the L2-SVM, predict the test set; (predictions, converged)."""
+    from sklearn.exceptions import ConvergenceWarning
+    from sklearn.preprocessing import StandardScaler
+    from sklearn.svm import LinearSVC
+
+    if len(np.unique(train_y)) < 2:
+        raise ValueError("the probe's training set has a single class; use more images")
+    scaler = StandardScaler().fit(train_x)
+    p, q = span_coordinates(scaler.transform(train_x).astype(np.float32), scaler.transform(test_x).astype(np.float32))
+    # squared hinge + L2 penalty = the L2-SVM; the intercept is the appended constant column (regularised, as
+    # LinearSVC's own intercept_scaling=1 would be); the dual solver is the fast one for these shapes
+    svm = LinearSVC(C=C, loss="squared_hinge", penalty="l2", dual=True, fit_intercept=False, max_iter=max_iter, random_state=0)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ConvergenceWarning)
+        svm.fit(p, train_y)
+    converged = not any(issubclass(w.category, ConvergenceWarning) for w in caught)
+    return svm.predict(q), converged
+
+
+def fit_probe(
+    train_x: np.ndarray,
+    train_y: np.ndarray,
+    test_x: np.ndarray,
+    test_y: np.ndarray,
+    n_classes: int,
+    *,
+    C: float | None = None,
+    grid: Sequence[float] = C_GRID,
+    max_iter: int = DEFAULT_MAX_ITER,
+    features: str = "features",
+    seed: int = 0,
+) -> ProbeScore:
+    """Standardise (training-set statistics), fit a linear L2-SVM, report test accuracy.
+
+    C: the SVM's regularisation. None picks it per feature set from `grid` by accuracy on a
+    held-out quarter of the training set (ties go to the smaller C), then refits on the
+    whole training set: every feature set gets its best C, so no baseline is handicapped
+    by a C that suits another's scale. The test set is never used to choose.
+    """
+    start = time.perf_counter()
+    train_x, test_x = np.asarray(train_x, dtype=np.float32), np.asarray(test_x, dtype=np.float32)
+    train_y, test_y = np.asarray(train_y), np.asarray(test_y)
+    validation: dict[float, float] = {}
+    if C is None:
+        order = np.random.default_rng(seed).permutation(len(train_y))
+        n_val = max(1, int(round(VALIDATION_FRACTION * len(train_y))))
+        val, fit = order[:n_val], order[n_val:]
+        if len(np.unique(train_y[fit])) < 2:  # too few images to hold some out: use the middle of the grid
+            C = float(sorted(grid)[len(grid) // 2])
+        else:
+            for c in sorted(grid):
+                predicted, _ = _fit_predict(train_x[fit], train_y[fit], train_x[val], c, max_iter)
+                validation[float(c)] = float(np.mean(predicted == train_y[val]))
+            C = max(validation, key=lambda c: (validation[c], -c))
+    predicted, converged = _fit_predict(train_x, train_y, test_x, C, max_iter)
+    confusion = np.zeros((n_classes, n_classes), dtype=np.int64)
+    np.add.at(confusion, (test_y, predicted), 1)
+    return ProbeScore(
+        features=features,
+        dims=int(train_x.shape[1]),
+        accuracy=float(np.mean(predicted == test_y)),
+        confusion=confusion,
+        C=float(C),
+        validation=validation,
+        converged=converged,
+        seconds=time.perf_counter() - start,
+    )
+
+
+def probe_score(
+    features: str,
+    discriminator: Discriminator,
+    data: ProbeData,
+    *,
+    C: float | None = None,
+    random_seed: int = RANDOM_D_SEED,
+    max_iter: int = DEFAULT_MAX_ITER,
+    progress: Progress | None = None,
+) -> ProbeScore:
+    """One row of the table: `features` is "trained D" (this D), "random D" (same architecture) or "raw pixels"."""
+    if features not in FEATURE_SETS:
+        raise ValueError(f"unknown feature set {features!r}; choose one of {', '.join(FEATURE_SETS)}")
+    start = time.perf_counter()
+    if features == "raw pixels":
+        train_x, test_x = pixel_features(data.train.images), pixel_features(data.test.images)
+    else:
+        d = discriminator
+        if features == "random D":
+            d = random_discriminator(
+                discriminator.config, seed=random_seed, calibration_images=data.train.images, device=model_device(discriminator)
+            )
+        total = len(data.train) + len(data.test)
+
+        def part(offset: int) -> Progress | None:
+            return None if progress is None else (lambda done, _n: progress(offset + done, total))
+
+        train_x = probe_features(d, data.train.images, progress=part(0))
+        test_x = probe_features(d, data.test.images, progress=part(len(data.train)))
+    score = fit_probe(
+        train_x, data.train.labels, test_x, data.test.labels, len(data.classes), C=C, max_iter=max_iter, features=features
+    )
+    score.seconds = time.perf_counter() - start
+    return score
+
+
+@dataclass
+class ProbeReport:
+    data: str  # ProbeData.description
+    classes: list[str]
+    n_train: int
+    n_test: int
+    chance: float
+    scores: list[ProbeScore] = field(default_factory=list)
+
+    def table(self) -> str:
+        lines = [
+            f"feature probe (L2-SVM on standardised features): {self.data}",
+            f"{self.n_train:,} training / {self.n_test:,} test images",
+            f"{'features':<16}{'dims':>9}{'accuracy':>10}{'C':>9}",
+        ]
+        for s in self.scores:
+            note = "" if s.converged else "  (SVM stopped at max_iter)"
+            lines.append(f"{s.features:<16}{s.dims:>9,}{100 * s.accuracy:>9.1f}%{s.C:>9.0e}{note}")
+        lines.append(f"{'chance (majority class)':<25}{100 * self.chance:>9.1f}%")
+        return "\n".join(lines)
+
+    def as_dict(self) -> dict:
+        return {
+            "data": self.data, "classes": self.classes, "n_train": self.n_train, "n_test": self.n_test, "chance": self.chance,
+            "scores": [
+                {"features": s.features, "dims": s.dims, "accuracy": s.accuracy, "confusion": s.confusion.tolist(),
+                 "C": s.C, "validation": {str(c): a for c, a in s.validation.items()}, "converged": s.converged,
+                 "seconds": s.seconds}
+                for s in self.scores
+            ],
+        }
+
+
+def run_probe(
+    discriminator: Discriminator,
+    data: ProbeData,
+    *,
+    feature_sets: Sequence[str] = FEATURE_SETS,
+    C: float | None = None,
+    random_seed: int = RANDOM_D_SEED,
+    max_iter: int = DEFAULT_MAX_ITER,
+    progress: Callable[[str, int, int], None] | None = None,
+) -> ProbeReport:
+    """The probe's table for one D: each feature set through the same standardise + L2-SVM pipeline.
+
+    `progress(feature_set, done, total)` is called while features are extracted.
+    """
+    report = ProbeReport(data.description, data.classes, len(data.train), len(data.test), data.chance)
+    for name in feature_sets:
+        step = None if progress is None else (lambda done, total, name=name: progress(name, done, total))
+        report.scores.append(probe_score(name, discriminator, data, C=C, random_seed=random_seed, max_iter=max_iter, progress=step))
+    return report

@@ -1,0 +1,425 @@
+"""What D's units respond to: strongest responses, top images, selectivity, and where guided backprop looks.
+
+A "unit" is one feature map of one hidden layer of the discriminator. Its response to
+an image is the map's maximum over positions (the paper's Fig. 5 shows "maximal
+axis-aligned responses"). Over a pool of images that gives an (images x units) table:
+
+    resp = max_responses(d, pool, layer=-1)       # float32 (N, C)
+    order = rank_units(resp)                      # most selective unit first
+    best = top_images(resp, unit=order[0], k=6)   # pool indices, strongest first
+
+Selectivity (`selectivity`): how far the unit's top 1% of images lift it above its usual
+response, in standard deviations over the pool: (mean of the top 1% - mean) / std. A unit
+that answers every image alike scores low, one that fires for a few images (an object
+detector) scores high; the score does not depend on the unit's scale, and works for the
+negative responses LeakyReLU allows (a ratio of means would not). Dead units score 0.
+
+Does a unit look at objects? (`compare_object_energy`; the check of issue 6)
+---------------------------------------------------------------------------
+On procedural rooms, whose object boxes we know, take the most selective units of D's
+last conv layer, each unit's top-k images of a pool of rooms never trained on, and each
+image's guided-backprop map for that unit. The measure is the share of the map's energy
+(squared gradient, summed over channels) that falls inside the ground-truth boxes of
+chosen objects (bed and window, as in the paper's Fig. 5). A map spread evenly would
+score the boxes' area share, so that is reported beside it. The same procedure runs on
+randomly initialised Ds with the same architecture (BatchNorm statistics from the same
+pool, see `random_discriminator`), each picking its own top units and images; one random
+D's figure swings with its seed, so three seeds are measured and averaged.
+
+    python -m dcgan_core.analysis.units measure --model rooms --n 1000 --units 8 --k 8
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import math
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+import torch
+from PIL import Image, UnidentifiedImageError
+
+from ..checkpoints import LoadedModel
+from ..data.readers import center_crop_resize
+from ..data.rooms import OBJECT_NAMES, RoomsDataset
+from ..models import Discriminator
+from .guided_backprop import (
+    RULES,
+    TARGETS,
+    _check_layer,
+    as_model_input,
+    energy,
+    feature_map,
+    guided_backprop,
+    model_device,
+    random_discriminator,
+)
+
+TOP_FRACTION = 0.01  # selectivity compares the top 1% of images with the whole pool
+MEASURE_SEED = 20_002  # data set seed of the rooms pool of the object-energy measurement (GANs train on seed 0)
+MEASURE_OBJECTS = ("bed", "window")  # the objects the paper's Fig. 5 finds in D's features
+RANDOM_D_SEED = 0  # weights of the untrained baseline D (the pages show this one)
+RANDOM_D_SEEDS = (0, 1, 2)  # the measurement averages random Ds of these seeds
+MAX_UPLOAD_BYTES = 20 * 2**20  # larger files are refused before decoding
+MAX_UPLOAD_PIXELS = 40_000_000  # and so are pictures with more pixels (decompression bombs)
+UPLOAD_TYPES = ("png", "jpg", "jpeg", "webp", "bmp", "gif")
+
+Progress = Callable[[int, int], None]
+
+
+# ----------------------------------------------------------------------------- responses
+
+
+@torch.no_grad()
+def max_responses(
+    discriminator: Discriminator,
+    images: np.ndarray | torch.Tensor,
+    layer: int,
+    batch_size: int = 128,
+    progress: Progress | None = None,
+) -> np.ndarray:
+    """Each unit's strongest response to each image: float32 (N, C_layer), max over positions.
+
+    Images: uint8 (N, C, H, W) or float (N, C, H, W) in [-1, 1]; D in eval mode, not modified.
+    """
+    if discriminator.training:
+        raise ValueError("max_responses needs D in eval mode (call .eval())")
+    layer = _check_layer(discriminator, layer)
+    device = model_device(discriminator)
+    n = len(images)
+    out = np.empty((n, discriminator.feature_channels[layer]), dtype=np.float32)
+    for start in range(0, n, batch_size):
+        x = as_model_input(images[start : start + batch_size], device)
+        out[start : start + x.shape[0]] = feature_map(discriminator, x, layer).flatten(2).amax(2).float().cpu().numpy()
+        if progress is not None:
+            progress(min(start + batch_size, n), n)
+    return out
+
+
+def selectivity(responses: np.ndarray, top_fraction: float = TOP_FRACTION) -> np.ndarray:
+    """Per unit, (mean of its top `top_fraction` responses - mean) / std over the pool: float64 (C,).
+
+    At least one image counts as "top", so small pools compare the best image with the rest.
+    """
+    r = np.asarray(responses, dtype=np.float64)
+    if r.ndim != 2 or r.shape[0] < 2:
+        raise ValueError(f"selectivity needs responses of at least 2 images as (N, C), got shape {r.shape}")
+    k = max(1, math.ceil(top_fraction * r.shape[0]))
+    top = -np.sort(-r, axis=0)[:k].mean(0)
+    mean, std = r.mean(0), r.std(0)
+    return np.where(std > 1e-12, (top - mean) / np.maximum(std, 1e-12), 0.0)
+
+
+def rank_units(responses: np.ndarray, top_fraction: float = TOP_FRACTION) -> np.ndarray:
+    """Units ordered from the most to the least selective (ties by index): int64 (C,)."""
+    return np.argsort(-selectivity(responses, top_fraction), kind="stable")
+
+
+def top_images(responses: np.ndarray, unit: int, k: int) -> np.ndarray:
+    """Indices of the k images with the strongest response of `unit`, strongest first (ties by index)."""
+    return np.argsort(-np.asarray(responses)[:, unit], kind="stable")[:k]
+
+
+def relative_responses(responses: np.ndarray, pool_responses: np.ndarray) -> np.ndarray:
+    """Responses (..., C) in standard deviations above each unit's mean over a pool: how unusually strongly a unit fires."""
+    pool = np.asarray(pool_responses, dtype=np.float64)
+    std = pool.std(0)
+    return (np.asarray(responses, dtype=np.float64) - pool.mean(0)) / np.maximum(std, 1e-12)
+
+
+# ----------------------------------------------------------------------------- uploads
+
+
+def load_uploaded_image(data: bytes, image_size: int, channels: int = 3, max_bytes: int = MAX_UPLOAD_BYTES) -> np.ndarray:
+    """An uploaded picture, checked, centre-cropped to a square and resized: uint8 (H, W, C).
+
+    Raises ValueError with a message for people when the file is empty, too big, or not a
+    picture PIL can read.
+    """
+    if not data:
+        raise ValueError("the file is empty")
+    if len(data) > max_bytes:
+        raise ValueError(f"the file is {len(data) / 2**20:.1f} MiB; pictures up to {max_bytes / 2**20:.0f} MiB are accepted")
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            w, h = image.size
+            if w * h > MAX_UPLOAD_PIXELS:
+                raise ValueError(f"the picture is {w}x{h} pixels; at most {MAX_UPLOAD_PIXELS // 1_000_000} megapixels are accepted")
+            image.load()
+            return center_crop_resize(image, image_size, channels)
+    except (UnidentifiedImageError, OSError, SyntaxError, Image.DecompressionBombError) as e:
+        kinds = ", ".join(t.upper() for t in UPLOAD_TYPES)
+        raise ValueError(f"this file is not a picture that can be read ({e}); upload a {kinds} image") from None
+
+
+# ----------------------------------------------------------------------------- object energy
+
+
+Boxes = dict[str, list[tuple[int, int, int, int]]]
+
+
+def render_rooms(n: int, seed: int = MEASURE_SEED, image_size: int = 64) -> tuple[np.ndarray, list[Boxes]]:
+    """n procedural rooms of data set seed `seed`: uint8 (n, 3, S, S) and each room's object boxes."""
+    ds = RoomsDataset(image_size=image_size, length=n, seed=seed)
+    images = np.empty((n, 3, image_size, image_size), dtype=np.uint8)
+    boxes = []
+    for i in range(n):
+        room = ds.room(i)
+        images[i] = room.image.transpose(2, 0, 1)
+        boxes.append(room.boxes)
+    return images, boxes
+
+
+def box_mask(boxes: Boxes, objects: Sequence[str], size: int) -> np.ndarray:
+    """bool (size, size): pixels inside any box of the named objects (boxes are x0, y0, x1, y1, exclusive ends)."""
+    mask = np.zeros((size, size), dtype=bool)
+    for name in objects:
+        for x0, y0, x1, y1 in boxes.get(name, []):
+            mask[max(y0, 0) : max(y1, 0), max(x0, 0) : max(x1, 0)] = True
+    return mask
+
+
+def energy_fraction_inside(maps: torch.Tensor | np.ndarray, masks: np.ndarray) -> np.ndarray:
+    """Per map, the share of its energy (sum over channels of squared gradient) inside the mask: float64 (N,).
+
+    maps (N, C, H, W), masks bool (N, H, W). A map with no energy counts as 0.
+    """
+    e = energy(maps)
+    total = e.reshape(e.shape[0], -1).sum(1)
+    inside = (e * masks).reshape(e.shape[0], -1).sum(1)
+    return np.where(total > 0, inside / np.maximum(total, 1e-300), 0.0)
+
+
+@dataclass
+class UnitEnergy:
+    unit: int
+    selectivity: float
+    images: list[int]  # pool indices of the unit's top images
+    inside: dict[str, float]  # region -> mean energy share inside it over the top images
+    area: dict[str, float]  # region -> mean area share of it over the same images
+
+
+@dataclass
+class ObjectEnergy:
+    """Where one D's top units look, on images with known boxes."""
+
+    label: str  # e.g. "trained D (step 3000)"
+    layer: int
+    regions: dict[str, list[str]]  # region name -> object names it covers
+    inside: dict[str, float]  # region -> mean energy share over all (unit, image) pairs
+    area: dict[str, float]  # region -> mean area share over the same pairs
+    units: list[UnitEnergy] = field(default_factory=list)
+
+
+def _regions(objects: Sequence[str]) -> dict[str, list[str]]:
+    regions = {"+".join(objects): list(objects)}
+    for name in OBJECT_NAMES:
+        regions.setdefault(name, [name])
+    regions["any object"] = list(OBJECT_NAMES)
+    return regions
+
+
+def measure_object_energy(
+    discriminator: Discriminator,
+    images: np.ndarray,
+    boxes: Sequence[Boxes],
+    *,
+    label: str,
+    layer: int = -1,
+    objects: Sequence[str] = MEASURE_OBJECTS,
+    units: int = 8,
+    k: int = 8,
+    rule: str = "guided",
+    target: str = "max",
+    responses: np.ndarray | None = None,
+) -> ObjectEnergy:
+    """Energy share of guided-backprop maps inside object boxes, for D's `units` most selective units.
+
+    Args:
+        discriminator: D in eval mode (not modified).
+        images: uint8 (N, C, S, S) pool; boxes: each image's object boxes (Room.boxes).
+        label: what this D is, for reports.
+        layer: hidden layer (-1: the last conv layer, as in the paper's Fig. 5).
+        objects: object names whose boxes make the main region (other regions are reported too).
+        units, k: how many of the most selective units, and top images per unit.
+        responses: `max_responses` of this D on the pool, when already computed.
+    """
+    unknown = sorted(set(objects) - set(OBJECT_NAMES))
+    if unknown:
+        raise ValueError(f"unknown object(s) {', '.join(unknown)}; rooms have {', '.join(OBJECT_NAMES)}")
+    if len(boxes) != len(images):
+        raise ValueError(f"{len(images)} images but {len(boxes)} box lists")
+    layer = _check_layer(discriminator, layer)
+    if responses is None:
+        responses = max_responses(discriminator, images, layer)
+    sel = selectivity(responses)
+    order = np.argsort(-sel, kind="stable")[:units]
+    size = images.shape[-1]
+    regions = _regions(objects)
+    masks = {name: np.stack([box_mask(b, objs, size) for b in boxes]) for name, objs in regions.items()}
+    per_unit = []
+    for u in order:
+        idx = top_images(responses, int(u), k)
+        maps = guided_backprop(discriminator, images[idx], layer, int(u), rule=rule, target=target)
+        inside = {name: float(energy_fraction_inside(maps, m[idx]).mean()) for name, m in masks.items()}
+        area = {name: float(m[idx].mean()) for name, m in masks.items()}
+        per_unit.append(UnitEnergy(int(u), float(sel[u]), [int(i) for i in idx], inside, area))
+    mean = lambda key, name: float(np.mean([getattr(p, key)[name] for p in per_unit])) if per_unit else 0.0  # noqa: E731
+    return ObjectEnergy(
+        label=label,
+        layer=layer,
+        regions=regions,
+        inside={name: mean("inside", name) for name in regions},
+        area={name: mean("area", name) for name in regions},
+        units=per_unit,
+    )
+
+
+@dataclass
+class ObjectEnergyComparison:
+    trained: ObjectEnergy
+    randoms: list[ObjectEnergy]  # one per random-D seed
+    settings: dict
+    seconds: float
+
+    @property
+    def random_mean(self) -> ObjectEnergy:
+        """The random Ds' shares averaged over seeds (units left out)."""
+        regions = self.trained.regions
+        mean = lambda key: {n: float(np.mean([getattr(r, key)[n] for r in self.randoms])) for n in regions}  # noqa: E731
+        seeds = ", ".join(str(s) for s in self.settings["random_seeds"])
+        return ObjectEnergy(f"random D, mean of seeds {seeds}", self.trained.layer, regions, mean("inside"), mean("area"))
+
+    def table(self) -> str:
+        """Plain-text table: energy share inside each region, and the region's area share on the same images, per D."""
+        names = list(self.trained.regions)
+        width = max(12, *(len(n) + 2 for n in names))
+        label_width = max(30, len(self.random_mean.label) + 2)
+        lines = [
+            f"share of guided-backprop energy inside ground-truth boxes: top {self.settings['units']} units of layer "
+            f"{self.trained.layer} x top {self.settings['k']} of {self.settings['n']} rooms (data set seed {self.settings['seed']})",
+            f"{'':<{label_width}}" + "".join(f"{n:>{width}}" for n in names),
+        ]
+        rows = [self.trained, *self.randoms] + ([self.random_mean] if len(self.randoms) > 1 else [])
+        for report in rows:
+            lines.append(f"{report.label:<{label_width}}" + "".join(f"{report.inside[n]:>{width}.3f}" for n in names))
+            if report is self.trained or report is rows[-1]:
+                lines.append(f"{'  box area, same images':<{label_width}}" + "".join(f"{report.area[n]:>{width}.3f}" for n in names))
+        lift = lambda r, n: r.inside[n] / r.area[n] if r.area[n] > 0 else float("nan")  # noqa: E731
+        main = names[0]
+        lines.append(
+            f"{main}: trained D {self.trained.inside[main]:.3f} ({lift(self.trained, main):.2f}x its box area) vs random D "
+            + ", ".join(f"{r.inside[main]:.3f}" for r in self.randoms)
+            + f" (mean {self.random_mean.inside[main]:.3f}, {lift(self.random_mean, main):.2f}x)"
+        )
+        return "\n".join(lines)
+
+    def as_dict(self) -> dict:
+        return {
+            "trained": asdict(self.trained), "randoms": [asdict(r) for r in self.randoms],
+            "random_mean": {"inside": self.random_mean.inside, "area": self.random_mean.area},
+            "settings": self.settings, "seconds": self.seconds,
+        }
+
+
+def compare_object_energy(
+    model: LoadedModel,
+    n: int = 1000,
+    seed: int = MEASURE_SEED,
+    *,
+    layer: int = -1,
+    objects: Sequence[str] = MEASURE_OBJECTS,
+    units: int = 8,
+    k: int = 8,
+    rule: str = "guided",
+    target: str = "max",
+    random_seeds: Sequence[int] = RANDOM_D_SEEDS,
+    progress: Progress | None = None,
+) -> ObjectEnergyComparison:
+    """The object-energy measurement for a model's trained D and random Ds of the same architecture.
+
+    The pool is n procedural rooms of data set seed `seed` at the model's size (the GANs
+    train on seed 0). Each random D (one per seed in `random_seeds`: a single random D's
+    figure varies a lot with its seed) takes its BatchNorm statistics from the same pool.
+    """
+    d = model.discriminator
+    if d is None:
+        raise ValueError(f"{model.path} has no discriminator (a generator-only file); this measurement needs D")
+    cfg = model.config
+    if cfg.channels != 3:
+        raise ValueError(f"{model.path} takes {cfg.channels}-channel images; rooms are RGB")
+    if not random_seeds:
+        raise ValueError("give at least one random-D seed")
+    start = time.perf_counter()
+    total = 2 + len(random_seeds)
+    images, boxes = render_rooms(n, seed, cfg.image_size)
+    if progress:
+        progress(1, total)
+    common = dict(layer=layer, objects=objects, units=units, k=k, rule=rule, target=target)
+    trained = measure_object_energy(d, images, boxes, label=f"trained D (step {model.checkpoint.step})", **common)
+    if progress:
+        progress(2, total)
+    randoms = []
+    for i, rs in enumerate(random_seeds):
+        rand = random_discriminator(cfg, seed=rs, calibration_images=images, device=model_device(d))
+        randoms.append(measure_object_energy(rand, images, boxes, label=f"random D (seed {rs})", **common))
+        if progress:
+            progress(3 + i, total)
+    settings = {"model": str(model.path), "n": n, "seed": seed, "random_seeds": list(random_seeds), **common, "objects": list(objects)}
+    return ObjectEnergyComparison(trained, randoms, settings, time.perf_counter() - start)
+
+
+# ----------------------------------------------------------------------------- command line
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m dcgan_core.analysis.units measure --model rooms`: the object-energy table, trained vs random D."""
+    from ..checkpoints import CheckpointError, load_model
+
+    parser = argparse.ArgumentParser(
+        prog="python -m dcgan_core.analysis.units",
+        description="Where do the discriminator's most selective units look? Guided-backprop energy inside "
+        "ground-truth object boxes of procedural rooms, trained D vs a random D (paper Fig. 5).",
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+    m = sub.add_parser("measure", help="the object-energy table", formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    m.add_argument("--model", default="rooms", help="checkpoint file, run folder or model name (a rooms model)")
+    m.add_argument("--n", type=int, default=1000, help="rooms in the pool")
+    m.add_argument("--seed", type=int, default=MEASURE_SEED, help="data set seed of the pool (GANs train on 0)")
+    m.add_argument("--layer", type=int, default=-1, help="hidden layer of D (-1: the last conv layer)")
+    m.add_argument("--objects", default=",".join(MEASURE_OBJECTS), help="comma-separated objects of the main region")
+    m.add_argument("--units", type=int, default=8, help="most selective units measured")
+    m.add_argument("--k", type=int, default=8, help="top images per unit")
+    m.add_argument("--rule", default="guided", choices=RULES, help="backward rule through the rectifiers")
+    m.add_argument("--target", default="max", choices=TARGETS, help="strongest position of the map, or its sum")
+    m.add_argument("--random-seeds", default=",".join(map(str, RANDOM_D_SEEDS)), help="comma-separated seeds of the random Ds")
+    m.add_argument("--device", default="cpu", help="cpu, cuda or mps")
+    m.add_argument("--json", action="store_true", help="print JSON")
+    args = parser.parse_args(argv)
+    try:
+        if args.n < 2 or args.units < 1 or args.k < 1:
+            raise ValueError("--n must be at least 2, --units and --k at least 1")
+        model = load_model(args.model, device=args.device)
+        result = compare_object_energy(
+            model, n=args.n, seed=args.seed, layer=args.layer, objects=[o.strip() for o in args.objects.split(",") if o.strip()],
+            units=args.units, k=min(args.k, args.n), rule=args.rule, target=args.target,
+            random_seeds=[int(x) for x in args.random_seeds.split(",") if x.strip()],
+        )
+    except (ValueError, FileNotFoundError, CheckpointError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    if args.json:
+        print(json.dumps(result.as_dict(), indent=2))
+    else:
+        print(result.table())
+        print(f"({result.seconds:.0f} s; {result.settings['rule']} backprop, target {result.settings['target']})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,139 @@
+"""The feature probe (paper section 5.1, Table 1): feature sizes, the pooling, the exact SVM speed-up, beating chance, the CLI."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+from PIL import Image
+
+from dcgan_core.analysis.feature_probe import (
+    load_probe_data,
+    pixel_features,
+    probe_feature_size,
+    probe_features,
+    run_probe,
+    span_coordinates,
+)
+from dcgan_core.checkpoints import Checkpoint, save_checkpoint
+from dcgan_core.cli import main
+from dcgan_core.data.faces import FacesDataset
+from dcgan_core.models import Discriminator, Generator, ModelConfig
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
+
+@pytest.mark.parametrize("size, maps", [(32, (16, 8, 4)), (64, (32, 16, 8, 4)), (128, (64, 32, 16, 8, 4))])
+def test_feature_size_for_each_image_size(size, maps):
+    cfg = ModelConfig(image_size=size, ndf=2, ngf=2, nz=4)
+    d = Discriminator(cfg).eval()
+    assert d.feature_sizes == maps
+    widths = [2 * 2**i for i in range(len(maps))]
+    assert probe_feature_size(cfg) == sum(widths) * 16
+    assert probe_features(d, torch.zeros(3, 3, size, size)).shape == (3, sum(widths) * 16)
+
+
+def test_the_paper_sized_d_gives_15360_features_at_64_px():
+    assert probe_feature_size(ModelConfig(image_size=64, ndf=64)) == (64 + 128 + 256 + 512) * 16
+
+
+def test_features_are_each_layer_max_pooled_to_4x4_and_concatenated(tiny_config):
+    d = Discriminator(tiny_config).eval()
+    images = torch.rand(2, 3, 32, 32) * 2 - 1
+    with torch.no_grad():
+        _, feats = d(images, return_features=True)
+    expected = torch.cat([F.adaptive_max_pool2d(f, 4).flatten(1) for f in feats], 1)
+    assert torch.allclose(torch.from_numpy(probe_features(d, images)), expected, atol=1e-6)
+    assert torch.equal(feats[-1].flatten(1), expected[:, -8 * 4 * 16 :])  # the last layer is 4x4 already
+
+
+def test_span_coordinates_keep_every_inner_product():
+    rng = np.random.default_rng(0)
+    train, test = rng.normal(size=(20, 300)).astype(np.float32), rng.normal(size=(5, 300)).astype(np.float32)
+    p, q = span_coordinates(train, test)
+    a = np.hstack([train, np.ones((20, 1))])
+    b = np.hstack([test, np.ones((5, 1))])
+    assert p.shape[1] <= 20
+    assert np.allclose(p @ p.T, a @ a.T, rtol=1e-4, atol=1e-2)
+    assert np.allclose(q @ p.T, b @ a.T, rtol=1e-4, atol=1e-2)
+
+
+def test_faces_labels_are_the_drawn_attributes():
+    data = load_probe_data("faces", task="attributes", image_size=32, n_train=30, n_test=10, seed=7)
+    attrs = FacesDataset(image_size=32, length=40, seed=7).attribute_array()
+    expected = 4 * attrs[:, 0] + 2 * attrs[:, 1] + attrs[:, 2]
+    assert data.train.labels.tolist() == expected[:30].astype(int).tolist()
+    assert data.test.labels.tolist() == expected[30:].astype(int).tolist()
+    assert data.train.images.shape == (30, 3, 32, 32) and data.train.images.dtype == np.uint8
+    assert len(data.classes) == 8 and data.classes[7] == "glasses, smiling, masculine"
+
+
+def test_the_probe_beats_chance_on_a_small_procedural_task():
+    data = load_probe_data("faces", task="glasses", image_size=32, n_train=240, n_test=120)
+    torch.manual_seed(0)
+    d = Discriminator(ModelConfig(image_size=32, ndf=8, ngf=8, nz=16)).eval()
+    report = run_probe(d, data, feature_sets=("trained D", "raw pixels"), C=1e-3)
+    by_name = {s.features: s for s in report.scores}
+    assert by_name["trained D"].accuracy > data.chance + 0.15
+    assert by_name["trained D"].confusion.sum() == 120 and by_name["trained D"].confusion.shape == (2, 2)
+    assert "chance (majority class)" in report.table() and "raw pixels" in report.table()
+
+
+def test_c_is_picked_on_a_validation_split_when_not_given():
+    data = load_probe_data("faces", task="glasses", image_size=32, n_train=80, n_test=20)
+    report = run_probe(Discriminator(ModelConfig(image_size=32, ndf=4)).eval(), data, feature_sets=("raw pixels",))
+    score = report.scores[0]
+    assert set(score.validation) == {1e-6, 1e-5, 1e-4, 1e-3}
+    assert score.C == max(score.validation, key=lambda c: (score.validation[c], -c))  # best, ties to the smaller C
+
+
+def write_class_folders(root, per_class: int = 12) -> None:
+    for name, colour in (("blue", (20, 40, 220)), ("red", (220, 30, 20))):
+        (root / name).mkdir(parents=True)
+        for i in range(per_class):
+            Image.new("RGB", (40, 30), tuple(c + i for c in colour)).save(root / name / f"{i}.png")
+    Image.new("RGB", (40, 30), (0, 255, 0)).save(root / "loose.png")  # no class: left out
+
+
+def test_an_image_folder_with_one_subfolder_per_class(tmp_path):
+    write_class_folders(tmp_path / "pics")
+    data = load_probe_data("folder", root=tmp_path / "pics", image_size=32, n_train=16, n_test=8)
+    assert data.classes == ["blue", "red"] and len(data.train) == 16 and len(data.test) == 8
+    assert set(np.concatenate([data.train.labels, data.test.labels])) == {0, 1}
+    report = run_probe(Discriminator(ModelConfig(image_size=32, ndf=4)).eval(), data, feature_sets=("raw pixels",), C=1e-3)
+    assert report.scores[0].accuracy == 1.0
+
+
+def test_unknown_data_sets_tasks_and_missing_paths_say_what_to_do():
+    with pytest.raises(ValueError, match="labelled data set"):
+        load_probe_data("lsun", image_size=32)
+    with pytest.raises(ValueError, match="tasks attributes, glasses"):
+        load_probe_data("faces", task="windows", image_size=32)
+    with pytest.raises(ValueError, match="--data-root"):
+        load_probe_data("cifar10", image_size=32)
+
+
+def test_pixels_are_flattened_in_the_model_range():
+    x = np.array([[[[0, 255]]]], dtype=np.uint8)
+    assert pixel_features(x).tolist() == [[-1.0, 1.0]]
+
+
+def test_dcgan_probe_prints_the_table(tmp_path, capsys):
+    cfg = ModelConfig(image_size=32, nz=8, ngf=4, ndf=4)
+    torch.manual_seed(0)
+    g, d = Generator(cfg), Discriminator(cfg)
+    path = tmp_path / "tiny.safetensors"
+    save_checkpoint(path, Checkpoint(model_config=cfg, generator=g.state_dict(), discriminator=d.state_dict(), step=5))
+    code = main(["probe", "--model", str(path), "--task", "glasses", "--n-train", "40", "--n-test", "20", "--C", "0.001"])
+    out = capsys.readouterr().out
+    assert code == 0
+    assert "faces glasses (2 classes)" in out and "trained D" in out and "random D" in out and "raw pixels" in out
+
+
+def test_dcgan_probe_without_a_discriminator_is_a_one_line_error(tmp_path, capsys):
+    cfg = ModelConfig(image_size=32, nz=8, ngf=4, ndf=4)
+    path = tmp_path / "g_only.safetensors"
+    save_checkpoint(path, Checkpoint(model_config=cfg, generator=Generator(cfg).state_dict()))
+    assert main(["probe", "--model", str(path)]) == 2
+    assert "holds no discriminator" in capsys.readouterr().err
