@@ -13,6 +13,7 @@ Files are written atomically, so a crash while saving keeps the previous checkpo
 
 from __future__ import annotations
 
+import hashlib
 import json
 import random
 import struct
@@ -254,3 +255,18 @@ def export_model(src: str | Path, dst: str | Path, dtype: torch.dtype | None = t
     )
     save_checkpoint(dst, slim, dtype=dtype)
     return slim
+
+
+def generator_fingerprint(generator: Generator) -> str:
+    """SHA-256 (hex) of the generator's config and weights, floats rounded to fp16 (fp16 exports match their source).
+
+    Names which weights saved annotations and concept sets belong to.
+    """
+    h = hashlib.sha256(json.dumps(generator.config.to_dict(), sort_keys=True).encode())
+    for name, tensor in sorted(generator.state_dict().items()):
+        t = tensor.detach().cpu()
+        t = t.to(torch.float16) if t.is_floating_point() else t
+        h.update(name.encode())
+        h.update(str(tuple(t.shape)).encode())
+        h.update(t.contiguous().numpy().tobytes())
+    return h.hexdigest()

@@ -36,7 +36,6 @@ by the instrument's labels, over many random draws, and reads the results with t
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import re
@@ -47,6 +46,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ..checkpoints import generator_fingerprint
 from ..files import write_json_atomic
 from ..generate import generate
 from ..models import Generator
@@ -67,18 +67,6 @@ class ConceptSetError(ValueError):
 
 
 # --------------------------------------------------------------------------- which model a set belongs to
-
-
-def generator_fingerprint(generator: Generator) -> str:
-    """SHA-256 (hex) of the generator's config and weights, floats rounded to fp16 (fp16 exports match their source)."""
-    h = hashlib.sha256(json.dumps(generator.config.to_dict(), sort_keys=True).encode())
-    for name, tensor in sorted(generator.state_dict().items()):
-        t = tensor.detach().cpu()
-        t = t.to(torch.float16) if t.is_floating_point() else t
-        h.update(name.encode())
-        h.update(str(tuple(t.shape)).encode())
-        h.update(t.contiguous().numpy().tobytes())
-    return h.hexdigest()
 
 
 @dataclass(frozen=True)

@@ -57,7 +57,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import hashlib
 import json
 import math
 import os
@@ -72,6 +71,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ..checkpoints import generator_fingerprint
 from ..data.rooms import OBJECT_NAMES
 from ..files import write_json_atomic
 from ..generate import generate
@@ -126,18 +126,6 @@ class ModelIdentity:
 
     def to_dict(self) -> dict:
         return {"name": self.name, "fingerprint": self.fingerprint, "step": self.step, "image_size": self.image_size, "nz": self.nz}
-
-
-def generator_fingerprint(generator: Generator) -> str:
-    """SHA-256 (hex) of the generator's config and weights, floats rounded to fp16 (fp16 exports match their source)."""
-    h = hashlib.sha256(json.dumps(generator.config.to_dict(), sort_keys=True).encode())
-    for name, tensor in sorted(generator.state_dict().items()):
-        t = tensor.detach().cpu()
-        t = t.to(torch.float16) if t.is_floating_point() else t
-        h.update(name.encode())
-        h.update(str(tuple(t.shape)).encode())
-        h.update(t.contiguous().numpy().tobytes())
-    return h.hexdigest()
 
 
 # --------------------------------------------------------------------------- annotations
