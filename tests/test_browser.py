@@ -9,24 +9,20 @@ on CI (CI=true), where that is a failure.
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import signal
-import socket
 import subprocess
 import sys
-import time
-import urllib.request
 from pathlib import Path
 from urllib.parse import urlparse
 
 import pytest
 
+from browser_support import CHROMIUM, CHROMIUM_FLAGS, browser_available, free_port, wait_until_healthy  # noqa: F401 (fixture)
+
 from dcgan_core.train import TrainConfig, Trainer
 
 ROOT = Path(__file__).resolve().parent.parent
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 PAGES = {  # url path -> browser tab title
     "": "Home · DCGAN explorer",
     "latent_walk": "Latent walk · DCGAN explorer",
@@ -36,40 +32,6 @@ PAGES = {  # url path -> browser tab title
 # an <img> of an st.image that is decoded and laid out (display: none has no offsetParent: collapsed expanders)
 IMAGE_SHOWN = """() => [...document.querySelectorAll('[data-testid="stImage"] img')]
     .some(img => img.complete && img.naturalWidth > 0 && img.offsetParent !== null)"""
-
-
-@pytest.fixture
-def browser_available():
-    missing = []
-    if importlib.util.find_spec("playwright") is None:
-        missing.append("Python package playwright (pip install playwright)")
-    if not CHROMIUM.is_file():
-        missing.append(f"{CHROMIUM} (apt-get install chromium)")
-    if missing:
-        reason = "browser test needs " + " and ".join(missing)
-        if os.environ.get("CI") == "true":
-            pytest.fail(reason + "; CI must install them")
-        pytest.skip(reason)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_until_healthy(port: int, server: subprocess.Popen, log: Path, timeout_s: float = 30) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            raise AssertionError(f"streamlit exited with code {server.returncode}:\n{log.read_text()}")
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=1) as r:
-                if r.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.2)
-    raise AssertionError(f"streamlit did not answer on port {port} within {timeout_s} s:\n{log.read_text()}")
 
 
 def test_every_page_loads_in_chromium_with_a_picture_and_nothing_fetched_from_outside(browser_available, tmp_path):

@@ -10,24 +10,21 @@ Chromium or Playwright is missing, except on CI (CI=true), where that is a failu
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 
+from browser_support import CHROMIUM, CHROMIUM_FLAGS, browser_available, free_port, wait_until_healthy  # noqa: F401 (fixture)
+
 from dcgan_core.train import TrainConfig, Trainer
 
 ROOT = Path(__file__).resolve().parent.parent
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 SCALE = 6  # the page shows the 64-px image at 384 px
 DRAG_FROM, DRAG_TO = (60, 90), (240, 300)  # canvas pixels -> image pixels (10, 15) to (40, 50)
 EXPECTED_BOX = [10, 15, 40, 50]
@@ -39,40 +36,6 @@ RED_NEAR = """(c, [x, y]) => {
     for (let i = 0; i < d.length; i += 4) if (d[i + 3] > 100 && d[i] > 150 && d[i + 1] < 120) return true;
     return false;
 }"""
-
-
-@pytest.fixture
-def browser_available():
-    missing = []
-    if importlib.util.find_spec("playwright") is None:
-        missing.append("Python package playwright (pip install playwright)")
-    if not CHROMIUM.is_file():
-        missing.append(f"{CHROMIUM} (apt-get install chromium)")
-    if missing:
-        reason = "browser test needs " + " and ".join(missing)
-        if os.environ.get("CI") == "true":
-            pytest.fail(reason + "; CI must install them")
-        pytest.skip(reason)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_until_healthy(port: int, server: subprocess.Popen, log: Path, timeout_s: float = 30) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            raise AssertionError(f"streamlit exited with code {server.returncode}:\n{log.read_text()}")
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=1) as r:
-                if r.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.2)
-    raise AssertionError(f"streamlit did not answer on port {port} within {timeout_s} s:\n{log.read_text()}")
 
 
 def annotation_files(folder: Path) -> list[Path]:
