@@ -79,7 +79,7 @@ def accuracy_figure(scores: list[fp.ProbeScore], chance: float) -> go.Figure:
             hovertemplate="%{x}: %{y:.1f}% test accuracy<extra></extra>",
         )
     )
-    fig.add_hline(y=100 * chance, line_dash="dot", annotation_text=f"chance {100 * chance:.1f}%", annotation_position="top left")
+    fig.add_hline(y=100 * chance, line_dash="dot", annotation_text=f"chance {100 * chance:.1f}%", annotation_position="top right")
     fig.update_layout(yaxis_title="test accuracy (%)", yaxis_range=[0, 105], height=320, margin=dict(l=10, r=10, t=30, b=10))
     return fig
 
@@ -105,7 +105,7 @@ train_config = model.loaded.checkpoint.train_config or {}
 own = train_config.get("dataset")
 if st.session_state.get(keys.PROBE_DATASET) not in fp.PROBE_DATASETS:
     st.session_state[keys.PROBE_DATASET] = own if own in fp.PROBE_DATASETS else "faces"
-c = st.columns([3, 3, 2, 2, 2])
+c = st.columns([3, 4, 2, 2, 2.5])
 dataset = c[0].selectbox(
     "Labelled data set", fp.PROBE_DATASETS, key=keys.PROBE_DATASET,
     format_func=lambda d: {"faces": "faces (procedural)", "rooms": "rooms (procedural)", "cifar10": "CIFAR-10 (local)",

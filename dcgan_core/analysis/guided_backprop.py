@@ -343,10 +343,15 @@ def colorize(values: np.ndarray) -> np.ndarray:
     return np.round(_INFERNO[lo] * (1 - t) + _INFERNO[lo + 1] * t).astype(np.uint8)
 
 
-def heat_overlay(images_nhwc: np.ndarray, heat: np.ndarray, alpha: float = 0.6) -> np.ndarray:
-    """The colour-mapped heat (N, H, W) in [0, 1] over a grey copy of the images uint8 (N, H, W, C): uint8 (N, H, W, 3)."""
+def heat_overlay(images_nhwc: np.ndarray, heat: np.ndarray, alpha: float = 0.75, gamma: float = 0.5) -> np.ndarray:
+    """The colour-mapped heat (N, H, W) in [0, 1] over a grey copy of the images uint8 (N, H, W, C): uint8 (N, H, W, 3).
+
+    The heat is raised to `gamma` first (0.5: square root), so weaker gradients stay visible
+    next to the peak; 1 shows it linearly.
+    """
     rgb = images_nhwc if images_nhwc.shape[-1] == 3 else np.repeat(images_nhwc, 3, axis=-1)
     grey = rgb.astype(np.float64).mean(-1, keepdims=True).repeat(3, -1)
-    h = np.clip(heat, 0, 1)[..., None]
+    heat = np.clip(heat, 0, 1) ** gamma
+    h = heat[..., None]
     out = grey * (1 - alpha * h) + colorize(heat).astype(np.float64) * alpha * h
     return np.round(out).clip(0, 255).astype(np.uint8)
