@@ -5,16 +5,20 @@ Uses the system's Chromium (Debian package `chromium`) through Playwright; no br
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import os
+import signal
 import socket
 import subprocess
+import sys
 import time
 import urllib.request
 from pathlib import Path
 
 import pytest
 
+ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 
@@ -51,3 +55,24 @@ def wait_until_healthy(port: int, server: subprocess.Popen, log: Path, timeout_s
         except OSError:
             time.sleep(0.2)
     raise AssertionError(f"streamlit did not answer on port {port} within {timeout_s} s:\n{log.read_text()}")
+
+
+@contextlib.contextmanager
+def streamlit_server(env: dict, log: Path):
+    """`streamlit run explorer/Home.py` on a free loopback port; yields the port once healthy, then stops it by PID."""
+    port = free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", "explorer/Home.py", "--server.port", str(port), "--server.headless", "true",
+         "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false"],
+        cwd=ROOT, env=env, stdout=log.open("w"), stderr=subprocess.STDOUT,
+    )
+    try:
+        wait_until_healthy(port, server, log)
+        yield port
+    finally:
+        os.kill(server.pid, signal.SIGTERM)  # stop the server we started, by its PID
+        try:
+            server.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            os.kill(server.pid, signal.SIGKILL)
+            server.wait()

@@ -10,19 +10,14 @@ on CI (CI=true), where that is a failure.
 from __future__ import annotations
 
 import os
-import signal
-import subprocess
-import sys
-from pathlib import Path
 from urllib.parse import urlparse
 
 import pytest
 
-from browser_support import CHROMIUM, CHROMIUM_FLAGS, browser_available, free_port, wait_until_healthy  # noqa: F401 (fixture)
+from browser_support import CHROMIUM, CHROMIUM_FLAGS, browser_available, streamlit_server  # noqa: F401 (fixture)
 
 from dcgan_core.train import TrainConfig, Trainer
 
-ROOT = Path(__file__).resolve().parent.parent
 PAGES = {  # url path -> browser tab title
     "": "Home · DCGAN explorer",
     "latent_walk": "Latent walk · DCGAN explorer",
@@ -47,15 +42,7 @@ def test_every_page_loads_in_chromium_with_a_picture_and_nothing_fetched_from_ou
     # the server sees the tiny model first, and the test's isolated cache (DCGAN_CACHE_DIR, set by conftest)
     env = dict(os.environ, DCGAN_MODELS_DIR=str(models), OMP_NUM_THREADS="1")
 
-    port = free_port()
-    log = tmp_path / "streamlit.log"
-    server = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "explorer/Home.py", "--server.port", str(port), "--server.headless", "true",
-         "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false"],
-        cwd=ROOT, env=env, stdout=log.open("w"), stderr=subprocess.STDOUT,
-    )
-    try:
-        wait_until_healthy(port, server, log)
+    with streamlit_server(env, tmp_path / "streamlit.log") as port:
         outside: list[str] = []
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_FLAGS)
@@ -70,10 +57,3 @@ def test_every_page_loads_in_chromium_with_a_picture_and_nothing_fetched_from_ou
             finally:
                 browser.close()
         assert not [u for u in outside if not u.startswith("data:")], f"fetched from outside: {outside}"
-    finally:
-        os.kill(server.pid, signal.SIGTERM)  # stop the server we started, by its PID
-        try:
-            server.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            os.kill(server.pid, signal.SIGKILL)
-            server.wait()

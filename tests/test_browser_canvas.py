@@ -12,19 +12,15 @@ from __future__ import annotations
 
 import json
 import os
-import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 
-from browser_support import CHROMIUM, CHROMIUM_FLAGS, browser_available, free_port, wait_until_healthy  # noqa: F401 (fixture)
+from browser_support import CHROMIUM, CHROMIUM_FLAGS, browser_available, streamlit_server  # noqa: F401 (fixture)
 
 from dcgan_core.train import TrainConfig, Trainer
 
-ROOT = Path(__file__).resolve().parent.parent
 SCALE = 6  # the page shows the 64-px image at 384 px
 DRAG_FROM, DRAG_TO = (60, 90), (240, 300)  # canvas pixels -> image pixels (10, 15) to (40, 50)
 EXPECTED_BOX = [10, 15, 40, 50]
@@ -72,15 +68,7 @@ def test_a_box_drawn_with_the_mouse_is_saved_and_restored_after_a_reload(browser
     ).run()
     env = dict(os.environ, DCGAN_MODELS_DIR=str(models), DCGAN_ANNOTATIONS_DIR=str(notes), OMP_NUM_THREADS="1")
 
-    port = free_port()
-    log = tmp_path / "streamlit.log"
-    server = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "explorer/Home.py", "--server.port", str(port), "--server.headless", "true",
-         "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false"],
-        cwd=ROOT, env=env, stdout=log.open("w"), stderr=subprocess.STDOUT,
-    )
-    try:
-        wait_until_healthy(port, server, log)
+    with streamlit_server(env, tmp_path / "streamlit.log") as port:
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_FLAGS)
             try:
@@ -119,10 +107,3 @@ def test_a_box_drawn_with_the_mouse_is_saved_and_restored_after_a_reload(browser
                 assert saved_boxes(notes) == boxes, "the reload changed the saved boxes"
             finally:
                 browser.close()
-    finally:
-        os.kill(server.pid, signal.SIGTERM)  # stop the server we started, by its PID
-        try:
-            server.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            os.kill(server.pid, signal.SIGKILL)
-            server.wait()
