@@ -106,7 +106,8 @@ def main(argv: list[str] | None = None) -> int:
     walk_s = statistics.median(walk)
     print(
         f"{args.points}-point x {args.steps}-step walk: median {walk_s * 1000:6.1f} ms for {len(frames)} frames "
-        f"({walk_s / len(frames) * 1000:.2f} ms/frame, {n_walks} runs; path + generation + grid)  "
+        f"({len(frames) / walk_s:.0f} frames/s, {walk_s / len(frames) * 1000:.2f} ms/frame, {n_walks} runs; "
+        f"path + generation + grid, one batched forward pass)  "
         f"target <= {WALK_TARGET_S:g} s: {'met' if walk_s <= WALK_TARGET_S else 'NOT met'}"
     )
     gif = timed(lambda: animation_gif(frames, fps=12, scale=max(1, 256 // config.image_size), bounce=True), 3, 1, device)

@@ -121,12 +121,15 @@ def main(argv=None) -> int:
     p.add_argument("--warmup", type=int, default=2, help="untimed steps per variant")
     p.add_argument("--rounds", type=int, default=5, help="alternating timed rounds")
     p.add_argument("--steps-per-round", type=int, default=3)
+    p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice, one per core)")
     args = p.parse_args(argv)
     if args.image_size != 64:
         p.error("the reference architecture is pytorch/examples' 64-px one; use --image-size 64")
 
     from dcgan_core.device import resolve_device
 
+    if args.threads:
+        torch.set_num_threads(args.threads)
     device = resolve_device(args.device)
     torch.manual_seed(0)
     with tempfile.TemporaryDirectory() as tmp:

@@ -2,6 +2,7 @@
 
     dcgan train --dataset rooms --image-size 32 --steps 300 --out runs/rooms32
     dcgan train --resume runs/rooms32 --steps 600
+    torchrun --nproc_per_node 4 -m dcgan_core.cli train --dataset rooms --out runs/rooms64   # one process per GPU
     dcgan sample --model runs/rooms32 --seed 0 --out grid.png
     dcgan info runs/rooms32
     dcgan data preview --dataset faces --out faces.png
@@ -34,10 +35,14 @@ TRAIN_FLAGS = {
     "ngf": ("--ngf", "generator width"),
     "ndf": ("--ndf", "discriminator width"),
     "z_prior": ("--z-prior", "uniform (paper) or normal"),
-    "batch_size": ("--batch-size", "images per step"),
+    "batch_size": ("--batch-size", "images per step in each process (under torchrun the global batch is this x processes)"),
     "lr": ("--lr", "Adam learning rate"),
     "beta1": ("--beta1", "Adam beta1"),
     "beta2": ("--beta2", "Adam beta2"),
+    "real_label": ("--real-label", "D's target for real images: 1.0 (paper) or 0.9 (one-sided label smoothing, "
+                   "steadies D on data it separates too easily)"),
+    "instance_noise": ("--instance-noise", "std of Gaussian noise added to real and generated images before D "
+                       "(0: paper; 0.1 keeps D from winning on flat-coloured data such as faces)"),
     "steps": ("--steps", "total steps (one D and one G update each)"),
     "seed": ("--seed", "seed for weights, data order and noise"),
     "out_dir": ("--out", "run folder for checkpoints, samples and metrics"),
@@ -70,36 +75,78 @@ def _add_train_parser(sub) -> None:
                    help="keep NCHW memory layout (channels_last is on by default: faster)")
     p.add_argument("--compile", dest="compile", action="store_const", const=True, default=None, help="torch.compile G and D")
     p.add_argument("--no-progress", dest="progress", action="store_const", const=False, default=None, help="no progress bar")
+    p.add_argument("--distributed", action="store_true",
+                   help="insist on multi-process training (DistributedDataParallel); needs a torchrun launch, "
+                   "e.g. `torchrun --nproc_per_node 4 -m dcgan_core.cli train ...`, which also turns it on by itself. "
+                   "--batch-size is then per process")
+    p.add_argument("--sync-bn", dest="sync_bn", action="store_const", const=True, default=None,
+                   help="with several CUDA processes: SyncBatchNorm, BatchNorm statistics over the global batch")
     p.add_argument("--resume", metavar="RUN_DIR", help="continue the run in RUN_DIR from its last checkpoint")
     p.set_defaults(func=cmd_train)
 
 
+def _device_setting(args, given: dict) -> str:
+    """The --device the run will use (a resumed run keeps its stored one unless given): it picks NCCL or gloo."""
+    if "device" in given or not args.resume:
+        return given.get("device", "auto")
+    from .checkpoints import read_metadata
+    from .train import CHECKPOINT_NAME
+
+    stored = json.loads(read_metadata(Path(args.resume) / "checkpoints" / CHECKPOINT_NAME).get("train_config") or "null")
+    return (stored or {}).get("device", "auto")
+
+
 def cmd_train(args) -> int:
+    from . import distributed
+    from .device import resolve_device
+
+    given = {k: getattr(args, k) for k in list(TRAIN_FLAGS) + ["channels_last", "compile", "progress", "sync_bn"]
+             if getattr(args, k) is not None}
+    if not distributed.launched_by_torchrun():
+        if args.distributed:
+            raise ValueError("--distributed needs a torchrun launch (it sets RANK, WORLD_SIZE, LOCAL_RANK): "
+                             "torchrun --nproc_per_node N -m dcgan_core.cli train ...")
+        return _train(args, given)
+    distributed.init_from_env(resolve_device(_device_setting(args, given)))
+    try:
+        return _train(args, given)
+    finally:
+        distributed.shutdown()
+
+
+def _train(args, given: dict) -> int:
+    from . import distributed
     from .train import TrainConfig, Trainer, TrainingDiverged
 
-    given = {k: getattr(args, k) for k in list(TRAIN_FLAGS) + ["channels_last", "compile", "progress"] if getattr(args, k) is not None}
     if args.resume:
         given.pop("out_dir", None)
         trainer = Trainer.resume(args.resume, **given)
     else:
         trainer = Trainer(TrainConfig(**given))
     cfg = trainer.config
-    print(
-        f"training {cfg.dataset} at {cfg.image_size}px on {trainer.device} ({trainer.precision}), "
-        f"steps {trainer.step} -> {cfg.steps}, run folder {trainer.out_dir}",
-        file=sys.stderr,
-    )
+    main = distributed.is_main()
+    processes = f" x {trainer.world_size} processes (batch {cfg.batch_size} each)" if trainer.world_size > 1 else ""
+    if main:
+        print(
+            f"training {cfg.dataset} at {cfg.image_size}px on {trainer.device}{processes} ({trainer.precision}), "
+            f"steps {trainer.step} -> {cfg.steps}, run folder {trainer.out_dir}",
+            file=sys.stderr,
+        )
     try:
         result = trainer.run()
     except TrainingDiverged as e:
-        print(f"error: {e}", file=sys.stderr)
+        if main:  # every rank stops at the same step with the same message
+            print(f"error: {e}", file=sys.stderr)
         return EXIT_DIVERGED
     except KeyboardInterrupt:
         last = trainer._existing_checkpoint()
         where = f"the last checkpoint ({last})" if last else "nothing (no checkpoint was written yet)"
-        print(f"\ninterrupted at step {trainer.step}; kept {where}. Resume with: dcgan train --resume {trainer.out_dir}", file=sys.stderr)
+        if main:
+            print(f"\ninterrupted at step {trainer.step}; kept {where}. Resume with: dcgan train --resume {trainer.out_dir}",
+                  file=sys.stderr)
         return EXIT_INTERRUPTED
-    print(f"done: step {result.step}; checkpoint {result.checkpoint}; samples in {result.out_dir / 'samples'}")
+    if main:
+        print(f"done: step {result.step}; checkpoint {result.checkpoint}; samples in {result.out_dir / 'samples'}")
     return 0
 
 

@@ -11,6 +11,11 @@ checkpoint holds everything else that changes (weights, BatchNorm statistics, Ad
 moments, global RNG), so a run interrupted after a checkpoint and resumed ends with
 the same weights as one that never stopped (same device, precision and thread count).
 
+Several processes (torchrun, see `distributed`): G and D are wrapped in DistributedDataParallel,
+`batch_size` is per process (global batch = batch_size x processes), each rank trains on its
+own slice of step k's global batch with its own noise (seeded by (seed, k, rank)), and rank 0
+alone writes files. The step counter is global, so a run resumes with any number of processes.
+
     from dcgan_core.train import TrainConfig, Trainer
     Trainer(TrainConfig(dataset="rooms", image_size=32, steps=300, out_dir="runs/r32")).run()
     Trainer.resume("runs/r32", steps=600).run()      # continue the same run further
@@ -18,6 +23,7 @@ the same weights as one that never stopped (same device, precision and thread co
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import time
@@ -30,7 +36,7 @@ import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
-from . import __version__
+from . import __version__, distributed
 from .checkpoints import Checkpoint, capture_rng_state, load_checkpoint, restore_rng_state, save_checkpoint
 from .data import DATASETS, PROCEDURAL_DATASETS, build_dataset, natural_channels
 from .data.loading import InMemoryBatches, StreamingBatches, materialize
@@ -64,6 +70,8 @@ class TrainConfig:
     lr: float = 2e-4  # paper: 0.0002 (0.001 was too high)
     beta1: float = 0.5  # paper: 0.5 (0.9 oscillated)
     beta2: float = 0.999  # Adam default
+    real_label: float = 1.0  # D's target for real images; 0.9 is one-sided label smoothing (Salimans et al. 2016), not the paper's
+    instance_noise: float = 0.0  # std of Gaussian noise added to every image D sees (Sonderby et al. 2016), not the paper's
     steps: int = 5_000  # total optimisation steps (one D and one G update each)
     seed: int = 0  # weights, data order and noise all follow from it
     # output
@@ -76,6 +84,7 @@ class TrainConfig:
     precision: str = "auto"  # auto (bf16 on CUDA and on CPUs with bf16 instructions) | bf16 | fp32
     channels_last: bool = True  # NHWC memory layout: faster convolutions on CPU and GPU
     compile: bool = False  # torch.compile G and D (slow start, faster steps)
+    sync_bn: bool = False  # several processes on CUDA: SyncBatchNorm (BN statistics of the global batch, not each share)
     num_workers: int = 2  # DataLoader workers for streamed data sets (folder, lsun)
     progress: bool = True  # show a progress bar
 
@@ -87,6 +96,10 @@ class TrainConfig:
                 raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
         if not (self.lr > 0 and math.isfinite(self.lr)):
             raise ValueError(f"lr must be a positive number, got {self.lr}")
+        if not (0 <= self.instance_noise <= 1):
+            raise ValueError(f"instance_noise must be in [0, 1] (a std in [-1, 1] pixel units), got {self.instance_noise}")
+        if not (0.5 < self.real_label <= 1):
+            raise ValueError(f"real_label must be in (0.5, 1], got {self.real_label} (1.0 is the paper; 0.9 smooths)")
         if not (0 <= self.beta1 < 1 and 0 <= self.beta2 < 1):
             raise ValueError(f"Adam betas must be in [0, 1), got ({self.beta1}, {self.beta2})")
         self.model_config()  # validates size, channels, prior
@@ -122,10 +135,18 @@ class TrainResult:
     last_record: dict | None
 
 
-def _noise_generator(seed: int, step: int, device: torch.device) -> torch.Generator:
-    """The noise of step k depends only on (seed, k): this is what makes resume exact."""
+def _noise_generator(seed: int, step: int, device: torch.device, rank: int = 0) -> torch.Generator:
+    """The noise of step k depends only on (seed, k): this is what makes resume exact.
+
+    With several processes rank r > 0 draws its own noise from (seed, k, r); rank 0 keeps the
+    single-process stream.
+    """
     g = torch.Generator(device=device)
-    g.manual_seed((seed * 2_000_003 + step * 104_729 + 77) % (2**63))
+    if rank == 0:
+        g.manual_seed((seed * 2_000_003 + step * 104_729 + 77) % (2**63))
+    else:
+        digest = hashlib.blake2b(f"noise/{seed}/{step}/{rank}".encode(), digest_size=8).digest()
+        g.manual_seed(int.from_bytes(digest, "little") % (2**63))
     return g
 
 
@@ -171,7 +192,9 @@ class Trainer:
                 f"{self.out_dir} already holds a run (at step {load_checkpoint(self.checkpoint_path).step}); "
                 f"resume it with `dcgan train --resume {self.out_dir}` or choose another --out"
             )
-        self.device = resolve_device(cfg.device)
+        distributed.check_joined()
+        self.device = distributed.local_device(resolve_device(cfg.device))  # cuda:LOCAL_RANK under torchrun
+        self.rank, self.world_size = distributed.rank(), distributed.world_size()
         self.precision = resolve_precision(cfg.precision, self.device)
         self.model_config = cfg.model_config()
         self.callbacks: dict[str, list[Callable]] = defaultdict(list)
@@ -186,12 +209,17 @@ class Trainer:
         self.opt_d = _make_adam(self.discriminator.parameters(), cfg, self.device)
         self.step = 0
         self.train_seconds = 0.0
+        self.images_seen = 0  # counted, not step x batch: a resumed run may use another number of processes
         if _checkpoint is not None:
             self._load_state(_checkpoint)
         if self.device.type == "cuda":
             torch.backends.cudnn.benchmark = True
-        self.g_step = torch.compile(self.generator) if cfg.compile else self.generator
-        self.d_step = torch.compile(self.discriminator) if cfg.compile else self.discriminator
+        # the training step calls G and D through DDP when several processes train; samples and
+        # checkpoints use self.generator / self.discriminator, the plain modules inside
+        g = distributed.wrap(self.generator, self.device, cfg.sync_bn)
+        self.d_wrapped = distributed.wrap(self.discriminator, self.device, cfg.sync_bn)
+        self.g_step = torch.compile(g) if cfg.compile else g
+        self.d_step = torch.compile(self.d_wrapped) if cfg.compile else self.d_wrapped
         self.fixed_z = sample_z(64, self.model_config, seed=cfg.seed + 1, device=self.device)
         self.batches = None  # built lazily in run(): data preparation can be slow
         self.last_record: dict | None = None
@@ -212,7 +240,7 @@ class Trainer:
             raise ValueError(f"{path} holds weights only (no optimizer state), so it cannot be resumed exactly")
         stored = dict(ckpt.train_config)
         changeable = {"steps", "device", "precision", "log_every", "sample_every", "checkpoint_every",
-                      "num_workers", "progress", "compile", "data_root"}
+                      "num_workers", "progress", "compile", "data_root", "sync_bn"}
         for k, v in overrides.items():
             if v is None:
                 continue
@@ -233,6 +261,7 @@ class Trainer:
             restore_rng_state(ckpt.rng)
         self.step = ckpt.step
         self.train_seconds = float(ckpt.meta.get("train_seconds", 0.0))
+        self.images_seen = int(ckpt.meta.get("images_seen", ckpt.step * self.config.batch_size))
 
     def add_callback(self, event: str, fn: Callable) -> None:
         if event not in ("on_log", "on_sample", "on_checkpoint", "on_step_end"):
@@ -258,37 +287,48 @@ class Trainer:
             key = None
             if cfg.dataset in PROCEDURAL_DATASETS:
                 key = f"{cfg.dataset}-{cfg.image_size}px-seed{cfg.seed}-n{cfg.dataset_size}"
-            images = materialize(ds, cache_key=key, progress=cfg.progress)
-            return InMemoryBatches(images, cfg.batch_size, cfg.seed, self.device)
-        return StreamingBatches(ds, cfg.batch_size, cfg.seed, self.device, num_workers=cfg.num_workers)
+            images = materialize(ds, cache_key=key, progress=cfg.progress and distributed.is_main())
+            return InMemoryBatches(images, cfg.batch_size, cfg.seed, self.device, self.rank, self.world_size)
+        return StreamingBatches(ds, cfg.batch_size, cfg.seed, self.device, num_workers=cfg.num_workers,
+                                rank=self.rank, world_size=self.world_size)
 
     # ---- the loop -------------------------------------------------------------------
     def _train_step(self, real: torch.Tensor, step: int) -> tuple[torch.Tensor, ...]:
         cfg, mc = self.config, self.model_config
         n = real.shape[0]
-        g = _noise_generator(cfg.seed, step, self.device)
+        g = _noise_generator(cfg.seed, step, self.device, self.rank)
         if mc.z_prior == "uniform":
             z = torch.rand(n, mc.nz, 1, 1, device=self.device, generator=g).mul_(2).sub_(1)
         else:
             z = torch.randn(n, mc.nz, 1, 1, device=self.device, generator=g)
+        noise_real = noise_fake = None
+        if cfg.instance_noise > 0:
+            # Flat-coloured data (the procedural faces: 86% of neighbouring pixels are equal) let D
+            # separate real from fake by any speckle at all; the same noise on both hides that cue.
+            shape = (n, *real.shape[1:])
+            noise_real = torch.randn(shape, device=self.device, generator=g).mul_(cfg.instance_noise)
+            noise_fake = torch.randn(shape, device=self.device, generator=g).mul_(cfg.instance_noise)
         ones = torch.ones(n, device=self.device)
         zeros = torch.zeros(n, device=self.device)
+        real_targets = ones if cfg.real_label == 1.0 else torch.full((n,), cfg.real_label, device=self.device)
 
         # (1) Update D: maximise log D(x) + log(1 - D(G(z)))
         with autocast(self.device, self.precision):
             fake = self.g_step(z)
-            out_real = self.d_step(real)
-            out_fake = self.d_step(fake.detach())
-            loss_d = F.binary_cross_entropy_with_logits(out_real.float(), ones) + F.binary_cross_entropy_with_logits(
+            d_real_in, d_fake_in = (real, fake) if noise_real is None else (real + noise_real, fake + noise_fake)
+            out_real = self.d_step(d_real_in)
+            out_fake = self.d_step(d_fake_in.detach())
+            loss_d = F.binary_cross_entropy_with_logits(out_real.float(), real_targets) + F.binary_cross_entropy_with_logits(
                 out_fake.float(), zeros
             )
         self.opt_d.zero_grad(set_to_none=True)
         loss_d.backward()
         self.opt_d.step()
 
-        # (2) Update G: maximise log D(G(z)) (the non-saturating loss of the GAN paper)
-        with autocast(self.device, self.precision):
-            out_gen = self.d_step(fake)
+        # (2) Update G: maximise log D(G(z)) (the non-saturating loss of the GAN paper). D's gradients
+        # from this pass are discarded, so DDP need not average them (no_sync); G's are averaged.
+        with distributed.no_sync(self.d_wrapped), autocast(self.device, self.precision):
+            out_gen = self.d_step(d_fake_in)
             loss_g = F.binary_cross_entropy_with_logits(out_gen.float(), ones)
         self.opt_g.zero_grad(set_to_none=True)
         loss_g.backward()
@@ -303,11 +343,14 @@ class Trainer:
     def run(self) -> TrainResult:
         """Train from the current step to `config.steps`; returns where it stopped."""
         cfg = self.config
-        self.out_dir.mkdir(parents=True, exist_ok=True)
-        write_json_atomic(self.out_dir / "config.json", cfg.to_dict())
-        self._truncate_metrics(self.step)
+        main = distributed.is_main()  # rank 0 alone writes files and shows progress
+        if main:
+            self.out_dir.mkdir(parents=True, exist_ok=True)
+            write_json_atomic(self.out_dir / "config.json", cfg.to_dict())
+            self._truncate_metrics(self.step)
         if self.batches is None:
-            self.batches = self._build_batches()
+            with distributed.main_first():  # rank 0 renders and caches a procedural set; the others read the cache
+                self.batches = self._build_batches()
         if self.step >= cfg.steps:
             return TrainResult(self.step, self.out_dir, self._existing_checkpoint(), None)
         self.generator.train()
@@ -315,7 +358,8 @@ class Trainer:
         sums = torch.zeros(4, device=self.device)  # loss_d, loss_g, D(x), D(G(z)); summed on device, no syncs
         n_summed = 0
         interval_start, interval_step = time.perf_counter(), self.step
-        bar = tqdm(total=cfg.steps, initial=self.step, disable=not cfg.progress, unit="step", desc="train", dynamic_ncols=True)
+        bar = tqdm(total=cfg.steps, initial=self.step, disable=not (cfg.progress and main), unit="step", desc="train",
+                   dynamic_ncols=True)
         batches = self.batches.iterate(self.step)
         memory_format = torch.channels_last if cfg.channels_last else torch.contiguous_format
         try:
@@ -325,6 +369,7 @@ class Trainer:
                 sums += torch.stack(stats)
                 n_summed += 1
                 self.step += 1
+                self.images_seen += cfg.batch_size * self.world_size
                 bar.update(1)
                 done = self.step == cfg.steps
                 ckpt_due = self.step % cfg.checkpoint_every == 0 or done
@@ -338,10 +383,12 @@ class Trainer:
                     sums.zero_()
                     n_summed = 0
                     interval_start, interval_step = time.perf_counter(), self.step
-                if self.step % cfg.sample_every == 0 or done:
+                if (self.step % cfg.sample_every == 0 or done) and main:
                     self._fire("on_sample", self.write_samples())
                 if ckpt_due:
-                    self._fire("on_checkpoint", self.save())
+                    path = self.save()
+                    if main:
+                        self._fire("on_checkpoint", path)
                 self._fire("on_step_end")
         finally:
             bar.close()
@@ -355,15 +402,16 @@ class Trainer:
             tqdm.write(dataset.skipped_report())
 
     def _log(self, sums: torch.Tensor, n: int, seconds: float, steps: int) -> dict:
-        values = (sums / max(n, 1)).tolist()  # the one host-device sync per interval
+        # the one host-device sync per interval; averaged over the processes, so every rank takes the same decisions
+        values = (distributed.mean_over_ranks(sums) / max(n, 1)).tolist()
         record = {
             "step": self.step,
             "loss_d": values[0],
             "loss_g": values[1],
             "d_real": values[2],
             "d_fake": values[3],
-            "img_per_s": steps * self.config.batch_size / max(seconds, 1e-9),
-            "images_seen": self.step * self.config.batch_size,
+            "img_per_s": steps * self.config.batch_size * self.world_size / max(seconds, 1e-9),
+            "images_seen": self.images_seen,
             "time": time.time(),
         }
         if not all(math.isfinite(v) for v in values):
@@ -372,9 +420,11 @@ class Trainer:
                 f"(loss_d={values[0]}, loss_g={values[1]}); stopped without saving. "
                 f"{self._last_good_message()} Try a lower --lr or --precision fp32."
             )
+        self.last_record = record
+        if not distributed.is_main():
+            return record
         with open(self.out_dir / "metrics.jsonl", "a") as f:
             f.write(json.dumps(record) + "\n")
-        self.last_record = record
         self._fire("on_log", record)
         return record
 
@@ -419,13 +469,20 @@ class Trainer:
         return path
 
     def save(self) -> Path:
-        """Write the full training state atomically, refusing to overwrite a good one with NaN weights."""
+        """Write the full training state atomically, refusing to overwrite a good one with NaN weights.
+
+        With several processes every rank checks (their weights are identical, so they agree), rank 0
+        writes from the plain modules (the file loads in a single process) and the others wait for it.
+        """
         params = list(self.generator.parameters()) + list(self.discriminator.parameters())
         if not bool(torch.stack([p.detach().isfinite().all() for p in params]).all()):
             raise TrainingDiverged(
                 f"weights became NaN/inf by step {self.step}; stopped without saving. "
                 f"{self._last_good_message()} Try a lower --lr or --precision fp32."
             )
+        if not distributed.is_main():
+            distributed.barrier()
+            return self.checkpoint_path
         ckpt = Checkpoint(
             model_config=self.model_config,
             generator=self.generator.state_dict(),
@@ -434,7 +491,8 @@ class Trainer:
             train_config=self.config.to_dict(),
             meta={
                 "dataset": self.config.dataset,
-                "images_seen": self.step * self.config.batch_size,
+                "images_seen": self.images_seen,
+                "processes": self.world_size,
                 "train_seconds": round(self.train_seconds, 3),
                 "device": describe_device(self.device),
                 "precision": self.precision,
@@ -445,6 +503,7 @@ class Trainer:
             rng=capture_rng_state(),
         )
         save_checkpoint(self.checkpoint_path, ckpt)
+        distributed.barrier()
         return self.checkpoint_path
 
 

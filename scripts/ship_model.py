@@ -47,6 +47,16 @@ def train_command(train_config: dict, steps: int) -> str:
     return " ".join(shlex.quote(p) for p in parts)
 
 
+def stabilisers(train_config: dict) -> str:
+    """The opt-in departures from the paper's training, in words (README "When D wins at once")."""
+    said = []
+    if train_config.get("instance_noise", 0.0) > 0:
+        said.append(f"instance noise N(0, {train_config['instance_noise']}) on every image D sees")
+    if train_config.get("real_label", 1.0) < 1.0:
+        said.append(f"one-sided label smoothing (real target {train_config['real_label']})")
+    return "; ".join(said) if said else "none (the paper's loss as is)"
+
+
 def instrument_table(model, dataset: str, real: torch.Tensor, n: int) -> list[tuple[str, float, float]]:
     """(quantity, share in real held-out images, share in generated images) as the shipped instrument reads them."""
     fake = generate_images(model.generator, n, seed=0)
@@ -115,6 +125,7 @@ Trained by this project with its own command; nothing here was downloaded.
 | training data | `{tc['dataset']}` renders {cfg.image_size} px, data set seed {tc['seed']}, {tc['dataset_size']:,} images |
 | steps | {ckpt.step:,} (batch {tc['batch_size']}: {meta.get('images_seen', ckpt.step * tc['batch_size']):,} images seen) |
 | optimiser | Adam lr {tc['lr']}, betas ({tc['beta1']}, {tc['beta2']}) (paper settings) |
+| stabilisers | {stabilisers(tc)} |
 | precision | {meta.get('precision')} autocast, channels_last {tc.get('channels_last')} |
 | training time | {hours:.2f} h of training loop (checkpointing and sampling included; data rendering not) |
 | hardware | {meta.get('device')}{(' ' + args.hardware_note) if args.hardware_note else ''}; torch {meta.get('torch')} |

@@ -135,3 +135,59 @@ def test_bad_settings_are_refused_with_the_reason():
 def test_a_real_data_set_without_a_path_says_how_to_give_one(tmp_path):
     with pytest.raises(ValueError, match="--data-root"):
         Trainer(tiny_run(tmp_path / "run", dataset="folder")).run()
+
+
+def _inputs_seen_by_d(trainer) -> list[torch.Tensor]:
+    seen = []
+    trainer.discriminator.register_forward_pre_hook(lambda module, args: seen.append(args[0].detach().float().clone()))
+    return seen
+
+
+def test_instance_noise_is_off_by_default_and_blurs_what_d_sees_when_on(tmp_path):
+    plain = Trainer(tiny_run(tmp_path / "plain", steps=2))
+    seen_plain = _inputs_seen_by_d(plain)
+    plain.run()
+    # without noise D sees real images and tanh outputs: everything inside [-1, 1]
+    assert all(x.abs().max() <= 1 for x in seen_plain)
+
+    noisy = Trainer(tiny_run(tmp_path / "noisy", steps=2, instance_noise=0.2))
+    seen_noisy = _inputs_seen_by_d(noisy)
+    noisy.run()
+    # step 1's real batch is the same in both runs (it depends on seed and step only): D's first
+    # input differs from it by the noise, N(0, 0.2)
+    difference = seen_noisy[0] - seen_plain[0]
+    assert difference.std().item() == pytest.approx(0.2, rel=0.05)
+    assert abs(difference.mean().item()) < 0.01
+
+
+def test_label_smoothing_keeps_d_loss_above_its_floor(tmp_path):
+    # with targets 0.9 for real, D's loss on real images is at least the entropy of 0.9 (0.325 nats)
+    result = Trainer(tiny_run(tmp_path / "run", steps=40, log_every=10, real_label=0.9, checkpoint_every=40, sample_every=40)).run()
+    records = [json.loads(x) for x in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
+    assert all(r["loss_d"] > 0.325 for r in records)
+    assert result.last_record["d_real"] < 0.97  # D is not pushed to full confidence
+
+
+def test_resume_stays_exact_with_the_stabilisers_on(tmp_path):
+    extra = dict(instance_noise=0.1, real_label=0.9)
+    Trainer(tiny_run(tmp_path / "straight", **extra)).run()
+    killed = Trainer(tiny_run(tmp_path / "killed", **extra))
+
+    def kill_at_step_5(trainer):
+        if trainer.step == 5:
+            raise KeyboardInterrupt
+
+    killed.add_callback("on_step_end", kill_at_step_5)
+    with pytest.raises(KeyboardInterrupt):
+        killed.run()
+    Trainer.resume(tmp_path / "killed").run()
+    a = load_checkpoint(tmp_path / "straight" / "checkpoints" / "last.safetensors")
+    b = load_checkpoint(tmp_path / "killed" / "checkpoints" / "last.safetensors")
+    assert b.step == 6 and _same_weights(a.generator, b.generator) and _same_weights(a.discriminator, b.discriminator)
+
+
+def test_stabiliser_settings_out_of_range_are_refused():
+    with pytest.raises(ValueError, match="real_label must be in"):
+        TrainConfig(real_label=0.3)
+    with pytest.raises(ValueError, match="instance_noise must be in"):
+        TrainConfig(instance_noise=-0.1)

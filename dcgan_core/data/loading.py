@@ -2,6 +2,8 @@
 
 Because batch k of a run is a pure function of the run's seed and k, an interrupted
 run resumes on exactly the batches it would have seen: no sampler state to save.
+With several processes (torchrun) each rank gets a disjoint share of every step's data,
+still a pure function of (seed, step, rank, number of processes).
 
 Small data sets (the procedural ones, CIFAR-10, MNIST) are held in memory as uint8
 (on the GPU when training there); procedural renders are cached on disk, keyed by
@@ -19,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from torch.utils.data import DataLoader, Dataset, Sampler
+from torch.utils.data import DataLoader, Dataset, DistributedSampler, Sampler
 from tqdm.auto import tqdm
 
 from ..files import atomic_write
@@ -38,6 +40,16 @@ def batch_indices(n: int, batch_size: int, seed: int, step: int) -> torch.Tensor
         raise ValueError(f"the data set has {n} images, fewer than one batch of {batch_size}; use a smaller --batch-size")
     epoch, k = divmod(step, per_epoch)
     return epoch_permutation(n, seed, epoch)[k * batch_size : (k + 1) * batch_size]
+
+
+def shard_indices(n: int, batch_size: int, seed: int, step: int, rank: int = 0, world_size: int = 1) -> torch.Tensor:
+    """Rank `rank`'s `batch_size` images of step `step` when `world_size` processes train together.
+
+    The step's global batch is `batch_indices` with batch_size x world_size images, cut into
+    world_size disjoint slices, so the ranks never see the same image in a step. With one
+    process it is `batch_indices` itself (single-process runs are unchanged).
+    """
+    return batch_indices(n, batch_size * world_size, seed, step)[rank * batch_size : (rank + 1) * batch_size]
 
 
 def cache_dir() -> Path:
@@ -75,11 +87,13 @@ def materialize(dataset: Dataset, cache_key: str | None = None, progress: bool =
 
 
 class InMemoryBatches:
-    """Batches from a uint8 (N, C, H, W) tensor kept on the training device."""
+    """Batches from a uint8 (N, C, H, W) tensor kept on the training device (this rank's share, see `shard_indices`)."""
 
-    def __init__(self, images: torch.Tensor, batch_size: int, seed: int, device: torch.device):
+    def __init__(self, images: torch.Tensor, batch_size: int, seed: int, device: torch.device,
+                 rank: int = 0, world_size: int = 1):
         self.images = images.to(device)
         self.batch_size, self.seed, self.device = batch_size, seed, device
+        self.rank, self.world_size = rank, world_size
 
     def __len__(self) -> int:
         return len(self.images)
@@ -88,7 +102,8 @@ class InMemoryBatches:
         """Float batches in [-1, 1] for steps start_step, start_step + 1, ..."""
         step = start_step
         while True:
-            idx = batch_indices(len(self.images), self.batch_size, self.seed, step).to(self.device)
+            idx = shard_indices(len(self.images), self.batch_size, self.seed, step, self.rank, self.world_size)
+            idx = idx.to(self.device)
             yield self.images.index_select(0, idx).float().div_(127.5).sub_(1)
             step += 1
 
@@ -107,20 +122,59 @@ class _StepBatchSampler(Sampler[list[int]]):
         return 2**62
 
 
+class _DistributedStepBatchSampler(Sampler[list[int]]):
+    """This rank's batches for steps start_step, start_step + 1, ... when several processes train.
+
+    torch's DistributedSampler shuffles each epoch (seeded by the run's seed and the epoch) and
+    deals it into disjoint per-rank shares; the share is cut into batches, so batch k is still a
+    pure function of (seed, k, rank, number of processes) and a resumed run needs no sampler state.
+    """
+
+    def __init__(self, dataset: Dataset, batch_size: int, seed: int, start_step: int, rank: int, world_size: int):
+        self.sampler = DistributedSampler(dataset, num_replicas=world_size, rank=rank, shuffle=True, seed=seed,
+                                          drop_last=True)
+        self.batch_size, self.start_step = batch_size, start_step
+        self.per_epoch = len(self.sampler) // batch_size
+        if self.per_epoch == 0:
+            raise ValueError(
+                f"the data set has {len(dataset)} images, fewer than one batch of {batch_size} for each of "
+                f"{world_size} processes; use a smaller --batch-size"
+            )
+
+    def __iter__(self):
+        epoch, k = divmod(self.start_step, self.per_epoch)
+        while True:
+            self.sampler.set_epoch(epoch)
+            share = list(self.sampler)
+            for j in range(k, self.per_epoch):
+                yield share[j * self.batch_size : (j + 1) * self.batch_size]
+            epoch, k = epoch + 1, 0
+
+    def __len__(self) -> int:  # endless
+        return 2**62
+
+
 class StreamingBatches:
     """Batches decoded on the fly by DataLoader workers, for data sets too big for memory."""
 
-    def __init__(self, dataset: Dataset, batch_size: int, seed: int, device: torch.device, num_workers: int = 2):
+    def __init__(self, dataset: Dataset, batch_size: int, seed: int, device: torch.device, num_workers: int = 2,
+                 rank: int = 0, world_size: int = 1):
         self.dataset, self.batch_size, self.seed, self.device = dataset, batch_size, seed, device
         self.num_workers = num_workers
+        self.rank, self.world_size = rank, world_size
 
     def __len__(self) -> int:
         return len(self.dataset)
 
     def iterate(self, start_step: int) -> Iterator[torch.Tensor]:
+        if self.world_size > 1:
+            sampler = _DistributedStepBatchSampler(self.dataset, self.batch_size, self.seed, start_step,
+                                                   self.rank, self.world_size)
+        else:
+            sampler = _StepBatchSampler(len(self.dataset), self.batch_size, self.seed, start_step)
         loader = DataLoader(
             self.dataset,
-            batch_sampler=_StepBatchSampler(len(self.dataset), self.batch_size, self.seed, start_step),
+            batch_sampler=sampler,
             num_workers=self.num_workers,
             pin_memory=self.device.type == "cuda",
             persistent_workers=False,
