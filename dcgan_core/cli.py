@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import signal
 import sys
 from dataclasses import fields
 from pathlib import Path
@@ -96,7 +97,20 @@ def _device_setting(args, given: dict) -> str:
     return (stored or {}).get("device", "auto")
 
 
+def _stop_on_sigterm(signum, frame) -> None:
+    """SIGTERM (a scheduler preempting the job; torchrun passes it on to every rank) stops a run like Ctrl-C."""
+    raise KeyboardInterrupt
+
+
 def cmd_train(args) -> int:
+    previous = signal.signal(signal.SIGTERM, _stop_on_sigterm)
+    try:
+        return _train_here_or_distributed(args)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _train_here_or_distributed(args) -> int:
     from . import distributed
     from .device import resolve_device
 

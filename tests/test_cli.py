@@ -99,3 +99,31 @@ def test_eval_reports_the_model_between_the_real_floor_and_an_untrained_generato
     assert set(report["swd_model_per_level"]) == {"32", "16"}
     assert report["swd_floor"] < report["swd_untrained"]
     assert "never trained on" in report["real_source"]
+
+
+def test_sigterm_stops_training_like_ctrl_c_and_the_run_resumes(tmp_path):
+    """A scheduler preempting the job sends SIGTERM: the run stops cleanly, keeps its checkpoint, and resumes."""
+    import os
+    import signal
+    import time
+
+    run = tmp_path / "run"
+    cmd = [sys.executable, "-m", "dcgan_core.cli", "train", "--dataset", "rooms", "--image-size", "32", "--nz", "16",
+           "--ngf", "8", "--ndf", "8", "--batch-size", "8", "--dataset-size", "32", "--steps", "100000",
+           "--checkpoint-every", "5", "--sample-every", "100000", "--log-every", "5", "--device", "cpu",
+           "--precision", "fp32", "--no-progress", "--out", str(run)]
+    proc = subprocess.Popen(cmd, env=dict(os.environ, OMP_NUM_THREADS="1"), stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    checkpoint = run / "checkpoints" / "last.safetensors"
+    deadline = time.monotonic() + 120
+    while not checkpoint.exists() and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert checkpoint.exists(), proc.communicate(timeout=10)
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert "interrupted at step" in err and "dcgan train --resume" in err and "Traceback" not in err
+    stopped_at = json.loads(subprocess.run([sys.executable, "-m", "dcgan_core.cli", "info", str(run)],
+                                           capture_output=True, text=True, check=True).stdout)["step"]
+    assert stopped_at >= 5 and stopped_at % 5 == 0
+    assert main(["train", "--resume", str(run), "--steps", str(stopped_at + 5), "--no-progress"]) == 0
