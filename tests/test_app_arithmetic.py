@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 import torch
+from app_support import show_only
 from streamlit.testing.v1 import AppTest
 
-from dcgan_core import registry
 from dcgan_core.analysis import concepts
 from dcgan_core.analysis.concepts import ConceptSet, model_identity
 from dcgan_core.checkpoints import Checkpoint, load_model, save_checkpoint
@@ -48,10 +48,8 @@ def tiny_models(tmp_path_factory) -> Path:
 
 @pytest.fixture
 def models_dir(tiny_models, tmp_path, monkeypatch) -> Path:
-    monkeypatch.setenv("DCGAN_MODELS_DIR", str(tiny_models))
     monkeypatch.setenv("DCGAN_CONCEPTS_DIR", str(tmp_path / "concepts"))
-    monkeypatch.setattr(registry, "REPO_MODELS_DIR", tmp_path / "no_shipped_models")
-    return tiny_models
+    return show_only(tiny_models, monkeypatch, tmp_path)
 
 
 def run(model: str = "faces_a") -> AppTest:

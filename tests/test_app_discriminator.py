@@ -10,12 +10,11 @@ import io
 from pathlib import Path
 
 import pytest
+from app_support import show_only, train_tiny_runs
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
-from dcgan_core import registry
 from dcgan_core.checkpoints import Checkpoint, load_checkpoint, save_checkpoint
-from dcgan_core.train import TrainConfig, Trainer
 
 ROOT = Path(__file__).resolve().parent.parent
 HOME = str(ROOT / "explorer" / "Home.py")
@@ -26,24 +25,12 @@ TIMEOUT = 60
 
 @pytest.fixture(scope="module")
 def tiny_models(tmp_path_factory) -> Path:
-    models = tmp_path_factory.mktemp("models")
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("DCGAN_CACHE_DIR", str(tmp_path_factory.mktemp("train_cache")))
-        Trainer(
-            TrainConfig(
-                dataset="rooms", image_size=32, nz=16, ngf=8, ndf=8, batch_size=16, dataset_size=64, steps=2, seed=0,
-                log_every=1, sample_every=2, checkpoint_every=2, out_dir=str(models / "rooms_a"), device="cpu",
-                precision="fp32", progress=False,
-            )
-        ).run()
-    return models
+    return train_tiny_runs(tmp_path_factory, {"rooms_a": {}})
 
 
 @pytest.fixture
 def models_dir(tiny_models, tmp_path, monkeypatch) -> Path:
-    monkeypatch.setenv("DCGAN_MODELS_DIR", str(tiny_models))
-    monkeypatch.setattr(registry, "REPO_MODELS_DIR", tmp_path / "no_shipped_models")
-    return tiny_models
+    return show_only(tiny_models, monkeypatch, tmp_path)
 
 
 def run(path: str) -> AppTest:

@@ -13,12 +13,11 @@ import json
 from pathlib import Path
 
 import pytest
+from app_support import show_only, train_tiny_run, train_tiny_runs
 from streamlit.testing.v1 import AppTest
 
-from dcgan_core import registry
 from dcgan_core.analysis import object_removal as removal
 from dcgan_core.checkpoints import load_model
-from dcgan_core.train import TrainConfig, Trainer
 
 ROOT = Path(__file__).resolve().parent.parent
 PAGE = str(ROOT / "pages" / "6_forget_to_draw.py")
@@ -26,30 +25,16 @@ HOME = str(ROOT / "explorer" / "Home.py")
 TIMEOUT = 60
 
 
-def train_tiny(out: Path, image_size: int, seed: int = 0) -> None:
-    Trainer(
-        TrainConfig(
-            dataset="rooms", image_size=image_size, nz=16, ngf=8, ndf=8, batch_size=16, dataset_size=32, steps=2, seed=seed,
-            log_every=1, sample_every=2, checkpoint_every=2, out_dir=str(out), device="cpu", precision="fp32", progress=False,
-        )
-    ).run()
-
-
 @pytest.fixture(scope="module")
 def tiny_models(tmp_path_factory) -> Path:
-    models = tmp_path_factory.mktemp("models")
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("DCGAN_CACHE_DIR", str(tmp_path_factory.mktemp("train_cache")))
-        train_tiny(models / "rooms_a", 64, seed=0)
-        train_tiny(models / "rooms_b", 64, seed=1)
-    return models
+    return train_tiny_runs(tmp_path_factory, {name: dict(image_size=64, seed=seed, dataset_size=32)
+                                              for name, seed in (("rooms_a", 0), ("rooms_b", 1))})
 
 
 @pytest.fixture
 def env(tiny_models, tmp_path, monkeypatch) -> Path:
     """The tiny models as the user's models, shipped ones hidden; annotations in tmp_path/annotations."""
-    monkeypatch.setenv("DCGAN_MODELS_DIR", str(tiny_models))
-    monkeypatch.setattr(registry, "REPO_MODELS_DIR", tmp_path / "no_shipped_models")
+    show_only(tiny_models, monkeypatch, tmp_path)
     monkeypatch.setenv("DCGAN_ANNOTATIONS_DIR", str(tmp_path / "annotations"))
     return tmp_path / "annotations"
 
@@ -126,9 +111,8 @@ def test_the_page_runs_from_the_navigation(env):
 
 def test_a_32_px_model_gets_a_message_naming_the_size(tiny_models, tmp_path, monkeypatch):
     models = tmp_path / "models32"
-    train_tiny(models / "small", 32)
-    monkeypatch.setenv("DCGAN_MODELS_DIR", str(models))
-    monkeypatch.setattr(registry, "REPO_MODELS_DIR", tmp_path / "no_shipped_models")
+    train_tiny_run(models / "small", image_size=32, dataset_size=32)
+    show_only(models, monkeypatch, tmp_path)
     at = run()
     assert not at.exception
     assert any("trained at 32 px" in e.value and "needs a 64-px model" in e.value for e in at.error)

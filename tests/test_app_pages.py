@@ -10,11 +10,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from app_support import show_only, train_tiny_runs
 from streamlit.testing.v1 import AppTest
 
-from dcgan_core import registry
 from dcgan_core.checkpoints import Checkpoint, load_checkpoint, save_checkpoint
-from dcgan_core.train import TrainConfig, Trainer
 
 ROOT = Path(__file__).resolve().parent.parent
 HOME = str(ROOT / "explorer" / "Home.py")
@@ -27,32 +26,16 @@ TITLES = {HOME_CONTENT: "DCGAN explorer", WALK: "Walking in the latent space", S
 TIMEOUT = 60
 
 
-def train_tiny(out: Path, seed: int) -> None:
-    Trainer(
-        TrainConfig(
-            dataset="rooms", image_size=32, nz=16, ngf=8, ndf=8, batch_size=16, dataset_size=64, steps=2, seed=seed,
-            log_every=1, sample_every=1, checkpoint_every=2, out_dir=str(out), device="cpu", precision="fp32", progress=False,
-        )
-    ).run()
-
-
 @pytest.fixture(scope="module")
 def tiny_models(tmp_path_factory) -> Path:
     """models/rooms_a and models/rooms_b: run folders with a checkpoint, metrics.jsonl and sample grids."""
-    models = tmp_path_factory.mktemp("models")
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("DCGAN_CACHE_DIR", str(tmp_path_factory.mktemp("train_cache")))
-        train_tiny(models / "rooms_a", seed=0)
-        train_tiny(models / "rooms_b", seed=1)
-    return models
+    return train_tiny_runs(tmp_path_factory, {"rooms_a": dict(seed=0, sample_every=1), "rooms_b": dict(seed=1, sample_every=1)})
 
 
 @pytest.fixture
 def models_dir(tiny_models, tmp_path, monkeypatch) -> Path:
     """The tiny models as the user's models folder; the repo's shipped models hidden."""
-    monkeypatch.setenv("DCGAN_MODELS_DIR", str(tiny_models))
-    monkeypatch.setattr(registry, "REPO_MODELS_DIR", tmp_path / "no_shipped_models")
-    return tiny_models
+    return show_only(tiny_models, monkeypatch, tmp_path)
 
 
 def run(path: str, **state) -> AppTest:
@@ -123,8 +106,7 @@ def test_every_page_runs_on_its_own(models_dir, page):
 
 
 def test_without_models_every_page_says_how_to_get_one(tmp_path, monkeypatch):
-    monkeypatch.setenv("DCGAN_MODELS_DIR", str(tmp_path / "empty"))
-    monkeypatch.setattr(registry, "REPO_MODELS_DIR", tmp_path / "no_shipped_models")
+    show_only(tmp_path / "empty", monkeypatch, tmp_path)
     for page in (HOME, WALK, SAMPLES):
         at = run(page)
         assert not at.exception

@@ -1,0 +1,36 @@
+"""What the app tests share: tiny trained runs to pick in the sidebar, with the shipped models hidden."""
+
+from pathlib import Path
+
+import pytest
+
+from dcgan_core import registry
+from dcgan_core.train import TrainConfig, Trainer
+
+
+def train_tiny_run(out: Path, image_size: int = 32, seed: int = 0, dataset_size: int = 64, sample_every: int = 2) -> None:
+    """A 2-step rooms run (checkpoint, metrics.jsonl, sample grids) with 8-channel G and D: a second on a CPU."""
+    Trainer(
+        TrainConfig(
+            dataset="rooms", image_size=image_size, nz=16, ngf=8, ndf=8, batch_size=16, dataset_size=dataset_size,
+            steps=2, seed=seed, log_every=1, sample_every=sample_every, checkpoint_every=2, out_dir=str(out),
+            device="cpu", precision="fp32", progress=False,
+        )
+    ).run()
+
+
+def train_tiny_runs(tmp_path_factory, runs: dict[str, dict]) -> Path:
+    """A models folder holding one tiny run per name ({name: train_tiny_run keyword arguments}); its own data cache."""
+    models = tmp_path_factory.mktemp("models")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("DCGAN_CACHE_DIR", str(tmp_path_factory.mktemp("train_cache")))
+        for name, settings in runs.items():
+            train_tiny_run(models / name, **settings)
+    return models
+
+
+def show_only(models: Path, monkeypatch, tmp_path: Path) -> Path:
+    """The app lists `models` as the user's models and none of the repo's shipped ones."""
+    monkeypatch.setenv("DCGAN_MODELS_DIR", str(models))
+    monkeypatch.setattr(registry, "REPO_MODELS_DIR", tmp_path / "no_shipped_models")
+    return models
