@@ -18,6 +18,7 @@ from PIL import Image, ImageDraw
 
 from dcgan_core.analysis.concepts import (
     EQUATIONS,
+    _exemplar_pools,
     arithmetic_codes,
     concept_arithmetic,
     exemplar_labels,
@@ -61,10 +62,9 @@ def main(argv=None) -> int:
     pool = label_samples(model.generator, inst, args.pool, seed=args.seed)
     labels = exemplar_labels(pool)
     rng = np.random.default_rng(args.seed)
-    found = [np.flatnonzero(c.select(labels)) for c in (eq.a, eq.b, eq.c)]
-    short = [f"{c.name} ({len(f)})" for c, f in zip((eq.a, eq.b, eq.c), found) if len(f) < 3]
-    if short:
-        print(f"error: too few exemplars in a pool of {args.pool} for {', '.join(short)}; use a bigger --pool", file=sys.stderr)
+    found, why = _exemplar_pools((eq.a, eq.b, eq.c), labels, 3)  # the same picking as `dcgan arithmetic`
+    if why:
+        print(f"error: {why}", file=sys.stderr)
         return 2
     rows, verdicts = [], []
     for r in range(args.rows):

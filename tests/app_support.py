@@ -3,6 +3,7 @@
 from pathlib import Path
 
 import pytest
+from streamlit.testing.v1 import AppTest
 
 from dcgan_core import registry
 from dcgan_core.train import TrainConfig, Trainer
@@ -34,3 +35,20 @@ def show_only(models: Path, monkeypatch, tmp_path: Path) -> Path:
     monkeypatch.setenv("DCGAN_MODELS_DIR", str(models))
     monkeypatch.setattr(registry, "REPO_MODELS_DIR", tmp_path / "no_shipped_models")
     return models
+
+
+TIMEOUT = 60  # seconds per AppTest run: the first run of a page loads torch models
+
+
+def run_page(path: str, **state) -> AppTest:
+    """Run one page file under AppTest with these session_state entries set first."""
+    at = AppTest.from_file(path, default_timeout=TIMEOUT)
+    for k, v in state.items():
+        at.session_state[k] = v
+    return at.run()
+
+
+def assert_clean(at: AppTest) -> None:
+    """No exception and no error message on the page."""
+    assert not at.exception, [e.value for e in at.exception]
+    assert not at.error, [e.value for e in at.error]

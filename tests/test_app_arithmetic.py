@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from app_support import show_only
+from app_support import TIMEOUT, assert_clean, run_page, show_only
 from streamlit.testing.v1 import AppTest
 
 from dcgan_core.analysis import concepts
@@ -23,7 +23,6 @@ from dcgan_core.models import Generator, ModelConfig
 ROOT = Path(__file__).resolve().parent.parent
 PAGE = str(ROOT / "pages" / "7_vector_arithmetic.py")
 HOME = str(ROOT / "explorer" / "Home.py")
-TIMEOUT = 60
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -53,14 +52,7 @@ def models_dir(tiny_models, tmp_path, monkeypatch) -> Path:
 
 
 def run(model: str = "faces_a") -> AppTest:
-    at = AppTest.from_file(PAGE, default_timeout=TIMEOUT)
-    at.session_state["model"] = model
-    return at.run()
-
-
-def assert_clean(at: AppTest) -> None:
-    assert not at.exception, [e.value for e in at.exception]
-    assert not at.error, [e.value for e in at.error]
+    return run_page(PAGE, model=model)
 
 
 def captions(at: AppTest) -> str:

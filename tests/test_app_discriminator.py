@@ -10,7 +10,8 @@ import io
 from pathlib import Path
 
 import pytest
-from app_support import show_only, train_tiny_runs
+from app_support import assert_clean as assert_no_errors
+from app_support import run_page, show_only, train_tiny_runs
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
@@ -20,7 +21,6 @@ ROOT = Path(__file__).resolve().parent.parent
 HOME = str(ROOT / "explorer" / "Home.py")
 FEATURES = str(ROOT / "pages" / "4_discriminator_features.py")
 PROBE = str(ROOT / "pages" / "5_feature_probe.py")
-TIMEOUT = 60
 
 
 @pytest.fixture(scope="module")
@@ -33,13 +33,12 @@ def models_dir(tiny_models, tmp_path, monkeypatch) -> Path:
     return show_only(tiny_models, monkeypatch, tmp_path)
 
 
-def run(path: str) -> AppTest:
-    return AppTest.from_file(path, default_timeout=TIMEOUT).run()
+run = run_page
 
 
 def assert_clean(at: AppTest) -> None:
-    assert not at.exception, [e.value for e in at.exception]
-    assert not at.error, [e.value for e in at.error]
+    """No exception, error or warning: these pages warn only when something is off."""
+    assert_no_errors(at)
     assert not at.warning, [w.value for w in at.warning]
 
 

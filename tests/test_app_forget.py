@@ -13,7 +13,7 @@ import json
 from pathlib import Path
 
 import pytest
-from app_support import show_only, train_tiny_run, train_tiny_runs
+from app_support import TIMEOUT, assert_clean, run_page, show_only, train_tiny_run, train_tiny_runs
 from streamlit.testing.v1 import AppTest
 
 from dcgan_core.analysis import object_removal as removal
@@ -22,7 +22,6 @@ from dcgan_core.checkpoints import load_model
 ROOT = Path(__file__).resolve().parent.parent
 PAGE = str(ROOT / "pages" / "6_forget_to_draw.py")
 HOME = str(ROOT / "explorer" / "Home.py")
-TIMEOUT = 60
 
 
 @pytest.fixture(scope="module")
@@ -55,15 +54,7 @@ def draw(tiny_models: Path, boxes_by_index: dict[int, list], object_name: str = 
 
 
 def run(**state) -> AppTest:
-    at = AppTest.from_file(PAGE, default_timeout=TIMEOUT)
-    for k, v in state.items():
-        at.session_state[k] = v
-    return at.run()
-
-
-def assert_clean(at: AppTest) -> None:
-    assert not at.exception, [e.value for e in at.exception]
-    assert not at.error, [e.value for e in at.error]
+    return run_page(PAGE, **state)
 
 
 def metric(at: AppTest, label: str) -> str:

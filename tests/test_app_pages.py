@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from app_support import show_only, train_tiny_runs
+from app_support import TIMEOUT, assert_clean, run_page, show_only, train_tiny_runs
 from streamlit.testing.v1 import AppTest
 
 from dcgan_core.checkpoints import Checkpoint, load_checkpoint, save_checkpoint
@@ -23,7 +23,6 @@ MONITOR = str(ROOT / "pages" / "3_training_monitor.py")
 PAGE_FILES = [WALK, SAMPLES, MONITOR]
 HOME_CONTENT = str(ROOT / "explorer" / "home_page.py")
 TITLES = {HOME_CONTENT: "DCGAN explorer", WALK: "Walking in the latent space", SAMPLES: "Samples", MONITOR: "Training monitor"}
-TIMEOUT = 60
 
 
 @pytest.fixture(scope="module")
@@ -38,16 +37,7 @@ def models_dir(tiny_models, tmp_path, monkeypatch) -> Path:
     return show_only(tiny_models, monkeypatch, tmp_path)
 
 
-def run(path: str, **state) -> AppTest:
-    at = AppTest.from_file(path, default_timeout=TIMEOUT)
-    for k, v in state.items():
-        at.session_state[k] = v
-    return at.run()
-
-
-def assert_clean(at: AppTest) -> None:
-    assert not at.exception, [e.value for e in at.exception]
-    assert not at.error, [e.value for e in at.error]
+run = run_page
 
 
 def image_captions(at: AppTest) -> list[str]:
