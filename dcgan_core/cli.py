@@ -28,7 +28,8 @@ EXIT_USAGE, EXIT_DIVERGED, EXIT_INTERRUPTED = 2, 3, 130
 # TrainConfig field -> (flag, help). Defaults come from TrainConfig itself.
 TRAIN_FLAGS = {
     "dataset": ("--dataset", "rooms | faces (procedural, offline) | folder | lsun | cifar10 | mnist (local files)"),
-    "data_root": ("--data-root", "path of a real data set (folder, LSUN lmdb, CIFAR-10 batches, MNIST idx files)"),
+    "data_root": ("--data-root", "path of a real data set (folder, LSUN lmdb, CIFAR-10 batches, MNIST idx files) "
+                  "(default: none; the procedural data sets need none)"),
     "dataset_size": ("--dataset-size", "images rendered for a procedural data set"),
     "image_size": ("--image-size", "32, 64 or 128"),
     "channels": ("--channels", "1 or 3 (default: the data set's own)"),
@@ -56,6 +57,15 @@ TRAIN_FLAGS = {
 }
 
 
+class DefaultsFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Adds "(default: X)" to a flag's help only where there is one to say: not for None, nor twice."""
+
+    def _get_help_string(self, action):
+        if action.default is None or "(default" in (action.help or ""):
+            return action.help
+        return super()._get_help_string(action)
+
+
 def _add_train_parser(sub) -> None:
     from .train import TrainConfig
 
@@ -64,14 +74,14 @@ def _add_train_parser(sub) -> None:
         help="train a DCGAN (paper settings by default)",
         description="Train a DCGAN with the paper's settings (Adam 2e-4, beta1 0.5, batch 128) unless told otherwise. "
         "Writes checkpoints, sample grids and metrics.jsonl into --out; --resume continues a run exactly.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
-    )
+    )  # no ArgumentDefaultsHelpFormatter: the flags default to None (so --resume sees what was given); help names TrainConfig's
     defaults = {f.name: f.default for f in fields(TrainConfig)}
     types = {"data_root": str, "channels": int, "dataset": str, "z_prior": str, "out_dir": str, "device": str, "precision": str}
     for name, (flag, help_text) in TRAIN_FLAGS.items():
         kind = types.get(name) or type(defaults[name])
         # default None so --resume can tell which flags were given
-        p.add_argument(flag, dest=name, type=kind, default=None, help=f"{help_text} (default: {defaults[name]})")
+        shown = help_text if "(default" in help_text else f"{help_text} (default: {defaults[name]})"
+        p.add_argument(flag, dest=name, type=kind, default=None, help=shown)
     p.add_argument("--no-channels-last", dest="channels_last", action="store_const", const=False, default=None,
                    help="keep NCHW memory layout (channels_last is on by default: faster)")
     p.add_argument("--compile", dest="compile", action="store_const", const=True, default=None, help="torch.compile G and D")
@@ -167,7 +177,7 @@ def _train(args, given: dict) -> int:
 def _add_sample_parser(sub) -> None:
     p = sub.add_parser("sample", help="write a grid of samples from a checkpoint",
                        description="Generate a PNG grid from a checkpoint. Same (model, seed, n) -> same images.",
-                       formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+                       formatter_class=DefaultsFormatter)
     p.add_argument("--model", required=True, help="checkpoint file, run folder, or model name in the models folders")
     p.add_argument("--seed", type=int, default=0, help="seed for z")
     p.add_argument("--n", type=int, default=64, help="number of images")
@@ -228,7 +238,7 @@ def _add_data_parser(sub) -> None:
     p = sub.add_parser("data", help="look at data sets", description="Preview or check a data set.")
     dsub = p.add_subparsers(dest="data_command", required=True)
     pv = dsub.add_parser("preview", help="write a grid of images from a data set",
-                         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+                         formatter_class=DefaultsFormatter)
     pv.add_argument("--dataset", default="rooms", help="rooms, faces, folder, lsun, cifar10 or mnist")
     pv.add_argument("--data-root", help="path of a real data set")
     pv.add_argument("--image-size", type=int, default=64)
@@ -303,7 +313,7 @@ def _add_eval_parser(sub) -> None:
                        description="Multi-scale sliced Wasserstein distance (Karras et al. 2018) between a model's "
                        "samples and held-out real images, with the real-vs-real floor and an untrained generator for "
                        "scale. Optional FID with a local pytorch-fid Inception weights file (never downloaded).",
-                       formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+                       formatter_class=DefaultsFormatter)
     p.add_argument("--model", required=True, help="checkpoint file, run folder, or model name")
     p.add_argument("--n", type=int, default=2000, help="images per set")
     p.add_argument("--seed", type=int, default=0, help="seed for z and for the metric's random patches/directions")
@@ -367,7 +377,7 @@ def _add_arithmetic_parser(sub) -> None:
                        "glasses - man without glasses + woman without glasses; the turn axis) over many random draws of "
                        "exemplars picked by the face instrument, and print how often the result shows the target, against "
                        "the same arithmetic in pixel space.",
-                       formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+                       formatter_class=DefaultsFormatter)
     p.add_argument("--model", required=True, help="checkpoint file, run folder, or model name (a 64-px faces model)")
     p.add_argument("--draws", type=int, default=100, help="random draws of exemplars per equation")
     p.add_argument("--pool", type=int, default=2000, help="labelled samples the exemplars are picked from")
@@ -416,7 +426,7 @@ def _add_probe_parser(sub) -> None:
                        "flattened and concatenated, then a linear L2-SVM (LinearSVC) on a labelled set. Prints the test "
                        "accuracy of the trained D, a randomly initialised D of the same architecture and raw pixels, all "
                        "through the same pipeline (standardised features, C picked per feature set on a validation split).",
-                       formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+                       formatter_class=DefaultsFormatter)
     p.add_argument("--model", required=True, help="checkpoint file, run folder, or model name (needs its discriminator)")
     p.add_argument("--dataset", default="faces", choices=PROBE_DATASETS,
                    help="faces, rooms (procedural), cifar10 (batches), mnist (idx files, also Fashion-MNIST), "

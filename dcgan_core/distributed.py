@@ -131,10 +131,13 @@ def wrap(module: nn.Module, device: torch.device, sync_bn: bool = False) -> nn.M
 
     The module keeps its identity (DDP holds it as `.module`), so checkpoints are written from the
     plain module and load in a single process. DDP broadcasts rank 0's weights and buffers at
-    construction and rank 0's buffers (BatchNorm running statistics) at every forward, and averages
-    gradients in backward. D runs twice (real, then fake) before one backward: fine without
-    find_unused_parameters, since autograd sums both uses and each parameter's hook fires once, and
-    the buffer broadcast does not bump autograd's version counters. `sync_bn` swaps BatchNorm for
+    construction and averages gradients in backward. D runs twice (real, then fake) before one
+    backward: fine without find_unused_parameters, since autograd sums both uses and each
+    parameter's hook fires once. Buffers are not re-broadcast at every forward
+    (`broadcast_buffers=False`): on CUDA, BatchNorm saves its running statistics for backward, and
+    the broadcast before D's second forward overwrites them in place, which autograd refuses ("modified
+    by an inplace operation"; seen with NCCL on an H200). Running statistics only matter at eval time,
+    and rank 0, which writes the checkpoints, keeps its own. `sync_bn` swaps BatchNorm for
     SyncBatchNorm (statistics of the global batch instead of each process's share); same parameters
     and state-dict keys, so checkpoints do not change.
     """
@@ -145,7 +148,7 @@ def wrap(module: nn.Module, device: torch.device, sync_bn: bool = False) -> nn.M
             raise ValueError("--sync-bn needs CUDA: torch's SyncBatchNorm does not run on CPU")
         converted = nn.SyncBatchNorm.convert_sync_batchnorm(module)  # swaps children in place, same tensors
         assert converted is module
-    return DistributedDataParallel(module, device_ids=[device.index] if device.type == "cuda" else None)
+    return DistributedDataParallel(module, device_ids=[device.index] if device.type == "cuda" else None, broadcast_buffers=False)
 
 
 def no_sync(module: nn.Module):

@@ -57,6 +57,7 @@ def test_errors_are_one_line_messages_not_tracebacks(tmp_path, capsys):
 def test_every_command_has_help(command):
     out = subprocess.run([sys.executable, "-m", "dcgan_core.cli", *command, "--help"], capture_output=True, text=True)
     assert out.returncode == 0 and "usage: dcgan" in out.stdout
+    assert "(default: None)" not in out.stdout  # every default is said in words, once
 
 
 def test_models_lists_user_runs_and_files_and_names_resolve(tmp_path, monkeypatch, capsys):

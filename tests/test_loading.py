@@ -5,7 +5,7 @@ import torch
 from torch.utils.data import Dataset
 
 from dcgan_core.data import build_dataset
-from dcgan_core.data.loading import InMemoryBatches, StreamingBatches, batch_indices, cache_dir, materialize
+from dcgan_core.data.loading import InMemoryBatches, StreamingBatches, batch_indices, cache_dir, materialize, render_workers
 
 
 class Numbered(Dataset):
@@ -54,6 +54,23 @@ def test_rendered_data_is_cached_on_disk_and_reused():
     assert torch.equal(materialize(rooms, cache_key="rooms-test", progress=False), first)
     expected = torch.from_numpy(rooms.room(3).image).permute(2, 0, 1)
     assert torch.equal(first[3], expected)
+
+
+def test_worker_processes_render_the_same_images_as_one_process():
+    rooms = build_dataset("rooms", image_size=32, length=23, seed=5)
+    serial = materialize(rooms, progress=False, workers=1)
+    parallel = materialize(rooms, progress=False, workers=2, chunk=4)  # 6 tasks over 2 processes, last one short
+    assert torch.equal(parallel, serial)
+
+
+def test_render_workers_reads_the_environment(monkeypatch):
+    monkeypatch.setenv("DCGAN_RENDER_WORKERS", "3")
+    assert render_workers() == 3
+    monkeypatch.setenv("DCGAN_RENDER_WORKERS", "many")
+    with pytest.raises(ValueError, match="DCGAN_RENDER_WORKERS must be a whole number"):
+        render_workers()
+    monkeypatch.delenv("DCGAN_RENDER_WORKERS")
+    assert 1 <= render_workers() <= 16
 
 
 def test_a_damaged_cache_is_rendered_again():

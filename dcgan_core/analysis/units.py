@@ -301,7 +301,7 @@ class ObjectEnergyComparison:
         width = max(12, *(len(n) + 2 for n in names))
         label_width = max(30, len(self.random_mean.label) + 2)
         lines = [
-            f"share of guided-backprop energy inside ground-truth boxes: top {self.settings['units']} units of layer "
+            f"share of {self.settings['rule']}-backprop energy inside ground-truth boxes: top {self.settings['units']} units of layer "
             f"{self.trained.layer} x top {self.settings['k']} of {self.settings['n']} rooms (data set seed {self.settings['seed']})",
             f"{'':<{label_width}}" + "".join(f"{n:>{width}}" for n in names),
         ]
