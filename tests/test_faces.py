@@ -188,3 +188,28 @@ def test_attribute_array_agrees_with_the_rendered_faces():
     for i in (0, 7, 19):
         assert np.array_equal(labels[i], ds.face(i).attributes.as_array())
     assert np.array_equal(ds.attribute_array([7, 0]), labels[[7, 0]])
+
+
+def test_faces_style_script_draws_bolder_glasses_on_the_same_faces(tmp_path):
+    """scripts/faces_style.py (the README's glasses experiment): the same faces, with thicker dark rims."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from PIL import Image
+
+    script = Path(__file__).resolve().parents[1] / "scripts" / "faces_style.py"
+    preview = ["dcgan_core.cli", "data", "preview", "--dataset", "faces", "--n", "4", "--nrow", "4"]
+    env = dict(os.environ)
+    runs = {}
+    for name, style in (("plain", []), ("bold", ["--rim", "0.04", "--frame-colours", "3"])):
+        out = tmp_path / f"{name}.png"
+        done = subprocess.run([sys.executable, str(script), *style, "--", *preview, "--out", str(out)],
+                              env=env, capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0, done.stderr
+        runs[name] = np.asarray(Image.open(out).convert("RGB")).astype(int)
+    changed = np.abs(runs["plain"] - runs["bold"]).sum(-1) > 0
+    assert 0 < changed.mean() < 0.2  # only the glasses changed, not the faces
+    bad = subprocess.run([sys.executable, str(script), "--rim", "0.5", "--", *preview], capture_output=True, text=True)
+    assert bad.returncode == 2 and "--rim must be in" in bad.stderr

@@ -100,6 +100,14 @@ _FRAME_COLOURS = np.array(
     [(18, 18, 20), (18, 18, 20), (18, 18, 20), (70, 40, 24), (24, 36, 96), (150, 24, 30), (30, 90, 60), (120, 30, 110)],
     dtype=np.float64,
 )
+# The glasses style. scripts/faces_style.py changes these to train on other styles (README: bolder
+# glasses did not help the glasses arithmetic).
+RIM_WIDTH = (0.018, 0.008)
+"""Glasses rims: base + spread * u of the image width (about 1.2 to 1.7 px at 64 px)."""
+SUNGLASSES_SHARE = 0.2
+"""Share of glasses with tinted lenses."""
+FRAME_COLOURS_USED = len(_FRAME_COLOURS)
+"""Frame colours are drawn from the first this many of _FRAME_COLOURS (the first three are near-black)."""
 _MOUTH_INSIDE: RGB = (118, 18, 28)
 _LIPSTICK_COLOURS = np.array([(196, 30, 48), (214, 60, 110), (150, 26, 60), (232, 90, 80), (170, 40, 40)], dtype=np.float64)
 
@@ -212,10 +220,10 @@ def _draw_look(rng: np.random.Generator) -> _Look:
         background_bottom=background_bottom,
         shirt=shirt,
         collar_style=int(r[16] * 3),
-        frame=_frame_colour(_rgb(_FRAME_COLOURS[int(r[17] * len(_FRAME_COLOURS))]), skin),
+        frame=_frame_colour(_rgb(_FRAME_COLOURS[int(r[17] * FRAME_COLOURS_USED)]), skin),
         frame_shape=int(r[18] * 3),
-        sunglasses=bool(r[19] < 0.2),
-        rim_width=0.018 + 0.008 * r[20],
+        sunglasses=bool(r[19] < SUNGLASSES_SHARE),
+        rim_width=RIM_WIDTH[0] + RIM_WIDTH[1] * r[20],
         centre_x=0.5 + (r[21] - 0.5) * 0.08,
         centre_y=0.43 + (r[22] - 0.5) * 0.05,
         head_half_width=0.2 + 0.035 * r[23],
