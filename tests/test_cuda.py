@@ -15,6 +15,7 @@ from dcgan_core.cli import main
 from dcgan_core.generate import generate
 from dcgan_core.latent import sample_z
 from dcgan_core.train import TrainConfig, Trainer
+from train_support import straight_and_resumed, tiny_run
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
 
@@ -24,13 +25,8 @@ TINY = ["--dataset", "rooms", "--image-size", "32", "--nz", "16", "--ngf", "8", 
 
 
 def cuda_run(out_dir, **overrides) -> TrainConfig:
-    settings = dict(
-        dataset="rooms", image_size=32, nz=16, ngf=8, ndf=8, batch_size=16, dataset_size=64,
-        steps=6, log_every=2, sample_every=6, checkpoint_every=3, out_dir=str(out_dir),
-        device="cuda", precision="auto", progress=False,
-    )
-    settings.update(overrides)
-    return TrainConfig(**settings)
+    """The CPU tests' tiny run, on CUDA with the precision it picks there."""
+    return tiny_run(out_dir, **{"device": "cuda", "precision": "auto", **overrides})
 
 
 def _states_equal(a: dict, b: dict) -> bool:
@@ -59,19 +55,7 @@ def test_a_cuda_checkpoint_generates_the_same_images_on_cpu(tmp_path):
 
 
 def test_a_run_killed_on_cuda_resumes_to_the_same_weights(tmp_path):
-    Trainer(cuda_run(tmp_path / "straight")).run()
-    interrupted = Trainer(cuda_run(tmp_path / "killed"))
-
-    def kill_at_step_5(trainer):
-        if trainer.step == 5:
-            raise KeyboardInterrupt
-
-    interrupted.add_callback("on_step_end", kill_at_step_5)
-    with pytest.raises(KeyboardInterrupt):
-        interrupted.run()
-    Trainer.resume(tmp_path / "killed").run()
-    a = load_checkpoint(tmp_path / "straight" / "checkpoints" / "last.safetensors")
-    b = load_checkpoint(tmp_path / "killed" / "checkpoints" / "last.safetensors")
+    a, b = straight_and_resumed(cuda_run, tmp_path)
     assert b.step == 6
     assert _states_equal(a.generator, b.generator) and _states_equal(a.discriminator, b.discriminator)
 

@@ -7,17 +7,7 @@ import torch
 
 from dcgan_core.checkpoints import load_checkpoint, load_model
 from dcgan_core.train import TrainConfig, Trainer, TrainingDiverged
-
-
-def tiny_run(out_dir, **overrides) -> TrainConfig:
-    """A 32-px, 8-channel run on 64 rendered rooms: seconds on a CPU."""
-    settings = dict(
-        dataset="rooms", image_size=32, nz=16, ngf=8, ndf=8, batch_size=16, dataset_size=64,
-        steps=6, log_every=2, sample_every=3, checkpoint_every=3, out_dir=str(out_dir),
-        device="cpu", precision="fp32", progress=False,
-    )
-    settings.update(overrides)
-    return TrainConfig(**settings)
+from train_support import straight_and_resumed, tiny_run
 
 
 def _same_weights(a, b) -> bool:
@@ -169,20 +159,7 @@ def test_label_smoothing_keeps_d_loss_above_its_floor(tmp_path):
 
 
 def test_resume_stays_exact_with_the_stabilisers_on(tmp_path):
-    extra = dict(instance_noise=0.1, real_label=0.9)
-    Trainer(tiny_run(tmp_path / "straight", **extra)).run()
-    killed = Trainer(tiny_run(tmp_path / "killed", **extra))
-
-    def kill_at_step_5(trainer):
-        if trainer.step == 5:
-            raise KeyboardInterrupt
-
-    killed.add_callback("on_step_end", kill_at_step_5)
-    with pytest.raises(KeyboardInterrupt):
-        killed.run()
-    Trainer.resume(tmp_path / "killed").run()
-    a = load_checkpoint(tmp_path / "straight" / "checkpoints" / "last.safetensors")
-    b = load_checkpoint(tmp_path / "killed" / "checkpoints" / "last.safetensors")
+    a, b = straight_and_resumed(lambda out: tiny_run(out, instance_noise=0.1, real_label=0.9), tmp_path)
     assert b.step == 6 and _same_weights(a.generator, b.generator) and _same_weights(a.discriminator, b.discriminator)
 
 
