@@ -97,6 +97,7 @@ DFEAT_SEED = "dfeat_seed"  # seed of the pool's generated samples
 DFEAT_K = "dfeat_k"  # top images shown per unit
 DFEAT_RULE = "dfeat_rule"  # backward rule through the rectifiers (guided_backprop.RULES)
 DFEAT_TARGET = "dfeat_target"  # "max" (strongest position) | "sum" (whole map)
+DFEAT_RANK_BY = "dfeat_rank_by"  # "selectivity" or an object ("bed+window", "window", ...): how units are ranked (rooms models)
 DFEAT_UNIT = "dfeat_unit"  # unit (feature map) of the trained D shown
 DFEAT_SOURCE = "dfeat_source"  # "Pool image" | "Upload": the image whose firing units are listed
 DFEAT_UPLOAD = "dfeat_upload"  # file uploader

@@ -31,6 +31,8 @@ FIRING_SHOWN = 12  # units in the "which units fire" chart
 FIRING_MAPS = 4  # of which this many get a guided-backprop map
 RANDOM_D_SEED = un.RANDOM_D_SEED
 TRAINED, RANDOM = "trained", "random"
+SELECTIVITY = "selectivity"
+RANK_BY = (SELECTIVITY, "bed+window", *un.OBJECT_NAMES)  # the object rankings need a rooms model (boxes are known)
 
 
 @st.cache_data(max_entries=8, show_spinner=False)
@@ -76,6 +78,13 @@ def unit_maps(
     idx = un.top_images(pool_responses(_model, model_key, which, layer, n, seed), unit, k)
     d = discriminator(_model, model_key, which, n, seed)
     return idx, gb.guided_backprop(d, pool[idx], layer, unit, rule=rule, target=target).numpy()
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def object_overlap(_model: LoadedModel, model_key: tuple, which: str, layer: int, n: int, seed: int, objects: tuple[str, ...]) -> np.ndarray:
+    """Each unit's Network-Dissection IoU with the objects' boxes, on n rendered rooms the pool does not hold."""
+    images, boxes = un.render_rooms(n, un.SELECT_SEED, _model.config.image_size)
+    return un.object_iou(discriminator(_model, model_key, which, n, seed), images, boxes, objects, layer)
 
 
 def triptychs(images_nchw: np.ndarray, maps: np.ndarray) -> np.ndarray:
@@ -147,28 +156,52 @@ if len(pool) < 2:
 st.caption(f"Pool: {pool_about} · {model.describe()}")
 
 # ---------------------------------------------------------------------------- units overview
-st.header("Units ranked by selectivity")
 sel = {w: un.selectivity(resp[w]) for w in resp}
-order = {w: np.argsort(-sel[w], kind="stable") for w in sel}
+knows_boxes = (model.loaded.checkpoint.train_config or {}).get("dataset") == "rooms" and model.config.channels == 3
+rank_by = SELECTIVITY
+if knows_boxes:
+    rank_by = st.segmented_control(
+        "Rank units by", RANK_BY, default=SELECTIVITY, required=True, key=keys.DFEAT_RANK_BY,
+        format_func=lambda r: r if r == SELECTIVITY else f"overlap with {r}",
+        help="selectivity: how much a unit's top images stand out. Overlap: how well the region where the unit fires "
+        "matches the object's boxes in rendered rooms (Network Dissection's IoU), to find object detectors.",
+    )
+if rank_by == SELECTIVITY:
+    score, score_name = sel, "selectivity"
+else:
+    with st.spinner(f"Measuring every unit's overlap with {rank_by} on {pool_n} rendered rooms..."), widgets.user_errors("rank the units"):
+        score = {w: object_overlap(model.loaded, model.key, w, layer, pool_n, seed, tuple(rank_by.split("+"))) for w in resp}
+    score_name = f"IoU with {rank_by}"
+st.header(f"Units ranked by {'selectivity' if rank_by == SELECTIVITY else f'overlap with {rank_by}'}")
+order = {w: np.argsort(-score[w], kind="stable") for w in score}
 fig = go.Figure()
 for w, name, color in ((TRAINED, "trained D", "#4c78a8"), (RANDOM, "random D", "#bab0ac")):
     fig.add_trace(
         go.Scatter(
-            x=np.arange(1, len(order[w]) + 1), y=sel[w][order[w]], mode="lines+markers", name=name, marker=dict(size=4, color=color),
-            line=dict(color=color), customdata=order[w],
-            hovertemplate="rank %{x}: unit %{customdata}, selectivity %{y:.2f}<extra>" + name + "</extra>",
+            x=np.arange(1, len(order[w]) + 1), y=score[w][order[w]], mode="lines+markers", name=name,
+            marker=dict(size=4, color=color), line=dict(color=color), customdata=order[w],
+            hovertemplate="rank %{x}: unit %{customdata}, " + score_name + " %{y:.3f}<extra>" + name + "</extra>",
         )
     )
 fig.update_layout(
-    xaxis_title="unit rank", yaxis_title="selectivity (std above the mean, top 1%)", height=300,
-    margin=dict(l=10, r=10, t=30, b=10), legend=dict(orientation="h", y=1.12),
+    xaxis_title="unit rank",
+    yaxis_title="selectivity (std above the mean, top 1%)" if rank_by == SELECTIVITY else score_name,
+    height=300, margin=dict(l=10, r=10, t=30, b=10), legend=dict(orientation="h", y=1.12),
 )
 st.plotly_chart(fig, width="stretch", key="dfeat_selectivity")
-st.caption(
-    "Selectivity: how far the unit's top 1% of pool images lift its strongest response above its mean, in standard "
-    "deviations. A unit that fires for a few images (an object detector) scores high; one that answers every image "
-    "alike scores low."
-)
+if rank_by == SELECTIVITY:
+    st.caption(
+        "Selectivity: how far the unit's top 1% of pool images lift its strongest response above its mean, in standard "
+        "deviations. A unit that fires for a few images (an object detector) scores high; one that answers every image "
+        "alike scores low."
+    )
+else:
+    st.caption(
+        f"Overlap (Network Dissection, Bau et al. 2017): a unit is *on* where its map exceeds its top 0.5% over {pool_n} "
+        f"rendered rooms (data set seed {un.SELECT_SEED}, not in the pool); the score is the IoU of that region with the "
+        f"{rank_by} boxes. Trained units above the random D's curve are the object detectors training made. "
+        "`python -m dcgan_core.analysis.units measure` measures where such units' guided-backprop maps fall."
+    )
 
 units_ranked = [int(u) for u in order[TRAINED]]
 if st.session_state.get(keys.DFEAT_UNIT) not in units_ranked:
@@ -176,8 +209,8 @@ if st.session_state.get(keys.DFEAT_UNIT) not in units_ranked:
 rank_of = {u: i for i, u in enumerate(units_ranked)}
 unit = int(
     st.selectbox(
-        "Unit of the trained D (most selective first)", units_ranked, key=keys.DFEAT_UNIT,
-        format_func=lambda u: f"unit {u} · selectivity {sel[TRAINED][u]:.2f} · rank {rank_of[u] + 1}",
+        f"Unit of the trained D (highest {score_name} first)", units_ranked, key=keys.DFEAT_UNIT,
+        format_func=lambda u: f"unit {u} · {score_name} {score[TRAINED][u]:.{2 if rank_by == SELECTIVITY else 3}f} · rank {rank_of[u] + 1}",
     )
 )
 rank = rank_of[unit]
@@ -205,7 +238,7 @@ for col, which, u, title in (
         st.caption("Rows: " + "; ".join(f"{pool_labels[i]} ({v:.2f})" for i, v in zip(idx, values)))
 st.caption(
     f"The random D has the same architecture, weights from the paper's init (seed {RANDOM_D_SEED}) and BatchNorm statistics "
-    "from the pool's training images; it is shown at the same selectivity rank, as the fairest match."
+    f"from the pool's training images; it is shown at the same rank by {score_name}, as the fairest match."
 )
 
 # ---------------------------------------------------------------------------- one image

@@ -75,6 +75,19 @@ def test_picking_a_unit_layer_and_k_changes_what_is_shown(models_dir):
     assert "(its rank-4 unit)" in "\n".join(s.value for s in at.subheader)
 
 
+def test_units_can_be_ranked_by_overlap_with_an_object(models_dir):
+    at = run(FEATURES)
+    assert at.segmented_control(key="dfeat_rank_by").value == "selectivity"  # a rooms model: object rankings offered
+    at.segmented_control(key="dfeat_rank_by").set_value("window").run()
+    assert_clean(at)
+    assert any(h.value == "Units ranked by overlap with window" for h in at.header)
+    options = at.selectbox(key="dfeat_unit").options
+    assert "IoU with window" in options[0] and "rank 1" in options[0]
+    scores = [float(o.split("IoU with window ")[1].split(" ·")[0]) for o in options]
+    assert scores == sorted(scores, reverse=True) and 0 <= scores[-1] <= scores[0] <= 1
+    assert "Network Dissection" in captions(at) and "same rank by IoU with window" in captions(at)
+
+
 def test_other_backward_rules_run(models_dir):
     at = run(FEATURES)
     at.selectbox(key="dfeat_rule").set_value("guided_leaky")

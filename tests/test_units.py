@@ -17,12 +17,14 @@ from dcgan_core.analysis.units import (
     main,
     max_responses,
     measure_object_energy,
+    object_iou,
     rank_units,
     relative_responses,
     render_rooms,
     selectivity,
     top_images,
 )
+from dcgan_core.analysis import units
 from dcgan_core.checkpoints import Checkpoint, load_model, save_checkpoint
 from dcgan_core.models import Discriminator, Generator
 
@@ -107,15 +109,50 @@ def test_rendered_rooms_come_with_their_boxes(rooms32):
     assert all(b["bed"] for b in boxes)  # every room has a bed
 
 
+def test_object_iou_scores_a_unit_that_fires_on_the_bed_highest(monkeypatch, tiny_config):
+    # Two 8x8 rooms with a bed in the top-left quarter; D's maps are 2x2 here (faked):
+    # unit 0 fires on the bed's cell, unit 1 on the opposite cell, unit 2 everywhere alike.
+    boxes = [{"bed": [(0, 0, 4, 4)], "window": []}, {"bed": [(0, 0, 4, 4)], "window": [(4, 4, 8, 8)]}]
+    images = np.zeros((2, 3, 8, 8), np.uint8)
+    maps = np.zeros((2, 3, 2, 2), np.float32)
+    maps[:, 0, 0, 0] = 5.0
+    maps[:, 1, 1, 1] = 5.0
+    maps[:, 2] = 1.0
+    monkeypatch.setattr(units, "feature_maps", lambda d, imgs, layer: maps)
+    d = Discriminator(tiny_config).eval()
+    iou = object_iou(d, images, boxes, ["bed"], quantile=0.5)
+    assert iou[0] == pytest.approx(1.0)  # on exactly where the bed is
+    assert iou[1] == 0.0  # never on the bed
+    assert iou[2] == 0.0  # a flat map is never above its own quantile
+    window = object_iou(d, images, boxes, ["window"], quantile=0.5)
+    assert window[1] == pytest.approx(0.5)  # on in both rooms, the window is in one: IoU 1/2
+    with pytest.raises(ValueError, match="unknown object"):
+        object_iou(d, images, boxes, ["sofa"])
+
+
 def test_object_energy_of_a_tiny_d_is_a_share_of_the_map(tiny_config, rooms32):
     images, boxes = rooms32
-    report = measure_object_energy(Discriminator(tiny_config).eval(), images, boxes, label="tiny D", units=3, k=4)
+    report = measure_object_energy(Discriminator(tiny_config).eval(), images, boxes, label="tiny D", units=3, k=4,
+                                   select="selectivity")
     assert len(report.units) == 3 and all(len(u.images) == 4 for u in report.units)
     assert set(report.inside) == {"bed+window", "window", "bed", "door", "lamp", "picture", "rug", "any object"}
     assert all(0.0 <= v <= 1.0 for v in (*report.inside.values(), *report.area.values()))
     assert report.inside["any object"] >= report.inside["bed+window"] - 1e-9  # a larger region holds more energy
+    assert report.select == "selectivity" and all(u.object_iou is None for u in report.units)
     with pytest.raises(ValueError, match="unknown object"):
         measure_object_energy(Discriminator(tiny_config).eval(), images, boxes, label="x", objects=["sofa"])
+
+
+def test_units_picked_by_object_overlap_on_other_rooms(tiny_config, rooms32):
+    images, boxes = rooms32
+    d = Discriminator(tiny_config).eval()
+    other = render_rooms(24, seed=6, image_size=32)
+    report = measure_object_energy(d, images, boxes, label="tiny D", units=3, k=4, select="objects", selection_pool=other)
+    iou = object_iou(d, *other, ["bed", "window"])
+    assert [u.unit for u in report.units] == list(np.argsort(-iou, kind="stable")[:3])  # the best-overlapping units
+    assert [u.object_iou for u in report.units] == pytest.approx(sorted(iou, reverse=True)[:3])
+    with pytest.raises(ValueError, match="needs a selection_pool"):
+        measure_object_energy(d, images, boxes, label="x", select="objects")
 
 
 @pytest.fixture
@@ -134,13 +171,24 @@ def test_compare_trained_and_random_d_on_the_same_rooms(tiny_checkpoint):
     mean = result.random_mean.inside["bed+window"]
     assert mean == pytest.approx((result.randoms[0].inside["bed+window"] + result.randoms[1].inside["bed+window"]) / 2)
     table = result.table()
-    assert "top 2 units of layer 2 x top 3 of 16 rooms" in table and "box area, same images" in table
-    assert "random D, mean of seeds 0, 1" in table
+    assert "the 2 units of layer 2 overlapping bed+window most (IoU on 16 other rooms, seed 30003) x their top 3 of 16 rooms" in table
+    assert "box area, same images" in table and "random D, mean of seeds 0, 1" in table
+    assert result.trained.units[0].object_iou is not None
     assert result.as_dict()["settings"]["objects"] == ["bed", "window"]
+    by_selectivity = compare_object_energy(load_model(tiny_checkpoint), n=16, seed=5, units=2, k=3, random_seeds=(0,), select="selectivity")
+    assert "the 2 most selective units of layer 2 x their top 3 of 16 rooms" in by_selectivity.table()
+    with pytest.raises(ValueError, match="must differ"):
+        compare_object_energy(load_model(tiny_checkpoint), n=16, seed=5, select_seed=5)
 
 
 def test_units_measure_command_prints_the_table(tiny_checkpoint, capsys):
     assert main(["measure", "--model", str(tiny_checkpoint), "--n", "12", "--units", "2", "--k", "2", "--random-seeds", "4"]) == 0
     out = capsys.readouterr().out
     assert "trained D (step 7)" in out and "random D (seed 4)" in out and "bed+window" in out
+    assert "units picked by objects" in out
+    assert main(["measure", "--model", str(tiny_checkpoint), "--n", "12", "--units", "2", "--k", "2", "--random-seeds", "4",
+                 "--select", "selectivity"]) == 0
+    assert "most selective units" in capsys.readouterr().out
     assert main(["measure", "--model", str(tiny_checkpoint), "--n", "1"]) == 2
+    assert main(["measure", "--model", str(tiny_checkpoint), "--quantile", "1.5"]) == 2
+    assert "--quantile must be between 0 and 1" in capsys.readouterr().err

@@ -16,9 +16,9 @@ negative responses LeakyReLU allows (a ratio of means would not). Dead units sco
 
 Does a unit look at objects? (`compare_object_energy`; the check of issue 6)
 ---------------------------------------------------------------------------
-On procedural rooms, whose object boxes we know, take the most selective units of D's
-last conv layer, each unit's top-k images of a pool of rooms never trained on, and each
-image's guided-backprop map for that unit. The measure is the share of the map's energy
+On procedural rooms, whose object boxes we know, take the top units of D's last conv
+layer, each unit's top-k images of a pool of rooms never trained on, and each image's
+guided-backprop map for that unit. The measure is the share of the map's energy
 (squared gradient, summed over channels) that falls inside the ground-truth boxes of
 chosen objects (bed and window, as in the paper's Fig. 5). A map spread evenly would
 score the boxes' area share, so that is reported beside it. The same procedure runs on
@@ -26,7 +26,15 @@ randomly initialised Ds with the same architecture (BatchNorm statistics from th
 pool, see `random_discriminator`), each picking its own top units and images; one random
 D's figure swings with its seed, so three seeds are measured and averaged.
 
-    python -m dcgan_core.analysis.units measure --model rooms --n 1000 --units 8 --k 8
+Which units are "top" (`SELECTIONS`):
+- "objects" (the default): the units that overlap the chosen objects most, as Network
+  Dissection (Bau et al. 2017) finds object detectors: a unit is "on" where its map exceeds
+  its top 0.5% over a *selection* pool of other rooms, and its score is the IoU of that
+  region with the objects' boxes (pooled to the map's grid) over the pool. Units are picked
+  on one set of rooms and measured on another, so the pick cannot fit the measurement.
+- "selectivity": the units whose top images stand out most (`selectivity`), whatever they show.
+
+    python -m dcgan_core.analysis.units measure --model rooms --n 1000 --units 8 --k 8 [--select selectivity]
 """
 
 from __future__ import annotations
@@ -62,6 +70,9 @@ from .guided_backprop import (
 
 TOP_FRACTION = 0.01  # selectivity compares the top 1% of images with the whole pool
 MEASURE_SEED = 20_002  # data set seed of the rooms pool of the object-energy measurement (GANs train on seed 0)
+SELECT_SEED = 30_003  # data set seed of the rooms that pick units by object overlap (neither trained nor measured on)
+DISSECT_QUANTILE = 0.995  # a unit is "on" above its top 0.5% of map values (Network Dissection's threshold)
+SELECTIONS = ("objects", "selectivity")  # how the measured units are picked (module docstring)
 MEASURE_OBJECTS = ("bed", "window")  # the objects the paper's Fig. 5 finds in D's features
 RANDOM_D_SEED = 0  # weights of the untrained baseline D (the pages show this one)
 RANDOM_D_SEEDS = (0, 1, 2)  # the measurement averages random Ds of these seeds
@@ -184,6 +195,53 @@ def box_mask(boxes: Boxes, objects: Sequence[str], size: int) -> np.ndarray:
     return mask
 
 
+@torch.no_grad()
+def feature_maps(discriminator: Discriminator, images: np.ndarray | torch.Tensor, layer: int, batch_size: int = 128) -> np.ndarray:
+    """D's maps of one hidden layer for every image: float32 (N, C, h, w) on the CPU; D in eval mode, not modified."""
+    if discriminator.training:
+        raise ValueError("feature_maps needs D in eval mode (call .eval())")
+    layer = _check_layer(discriminator, layer)
+    device = model_device(discriminator)
+    parts = [feature_map(discriminator, as_model_input(images[s : s + batch_size], device), layer).float().cpu().numpy()
+             for s in range(0, len(images), batch_size)]
+    return np.concatenate(parts)
+
+
+def object_iou(
+    discriminator: Discriminator,
+    images: np.ndarray,
+    boxes: Sequence[Boxes],
+    objects: Sequence[str],
+    layer: int = -1,
+    quantile: float = DISSECT_QUANTILE,
+) -> np.ndarray:
+    """Each unit's overlap with the named objects' boxes over a pool, Network Dissection style: float64 (C,).
+
+    A unit is "on" at the positions where its map exceeds its `quantile` over all positions of
+    all images; the boxes are averaged onto the map's grid (the share of each cell they cover);
+    the score is sum(on x cover) / (sum(on) + sum(cover) - sum(on x cover)) over the pool, the
+    soft IoU of where the unit fires with where the objects are. 0 when the objects are absent.
+    """
+    unknown = sorted(set(objects) - set(OBJECT_NAMES))
+    if unknown:
+        raise ValueError(f"unknown object(s) {', '.join(unknown)}; rooms have {', '.join(OBJECT_NAMES)}")
+    if len(boxes) != len(images):
+        raise ValueError(f"{len(images)} images but {len(boxes)} box lists")
+    if not 0 < quantile < 1:
+        raise ValueError(f"quantile must be between 0 and 1, got {quantile}")
+    maps = feature_maps(discriminator, images, layer)  # (N, C, h, w)
+    n, c, h, w = maps.shape
+    size = images.shape[-1]
+    masks = np.stack([box_mask(b, objects, size) for b in boxes]).astype(np.float32)  # (N, S, S)
+    cover = torch.nn.functional.adaptive_avg_pool2d(torch.from_numpy(masks)[:, None], (h, w))[:, 0].numpy()  # (N, h, w)
+    per_unit = maps.transpose(1, 0, 2, 3).reshape(c, -1)
+    on = (per_unit > np.quantile(per_unit, quantile, axis=1, keepdims=True)).astype(np.float64)  # (C, N*h*w)
+    cover = cover.reshape(-1).astype(np.float64)
+    inter = on @ cover
+    union = on.sum(1) + cover.sum() - inter
+    return np.where(union > 0, inter / np.maximum(union, 1e-300), 0.0)
+
+
 def energy_fraction_inside(maps: torch.Tensor | np.ndarray, masks: np.ndarray) -> np.ndarray:
     """Per map, the share of its energy (sum over channels of squared gradient) inside the mask: float64 (N,).
 
@@ -198,10 +256,11 @@ def energy_fraction_inside(maps: torch.Tensor | np.ndarray, masks: np.ndarray) -
 @dataclass
 class UnitEnergy:
     unit: int
-    selectivity: float
+    selectivity: float  # on the measurement pool
     images: list[int]  # pool indices of the unit's top images
     inside: dict[str, float]  # region -> mean energy share inside it over the top images
     area: dict[str, float]  # region -> mean area share of it over the same images
+    object_iou: float | None = None  # overlap with the main objects on the selection pool (select="objects")
 
 
 @dataclass
@@ -214,6 +273,7 @@ class ObjectEnergy:
     inside: dict[str, float]  # region -> mean energy share over all (unit, image) pairs
     area: dict[str, float]  # region -> mean area share over the same pairs
     units: list[UnitEnergy] = field(default_factory=list)
+    select: str = "objects"  # how the units were picked (SELECTIONS)
 
 
 def _regions(objects: Sequence[str]) -> dict[str, list[str]]:
@@ -236,9 +296,12 @@ def measure_object_energy(
     k: int = 8,
     rule: str = "guided",
     target: str = "max",
+    select: str = "objects",
+    selection_pool: tuple[np.ndarray, Sequence[Boxes]] | None = None,
+    quantile: float = DISSECT_QUANTILE,
     responses: np.ndarray | None = None,
 ) -> ObjectEnergy:
-    """Energy share of guided-backprop maps inside object boxes, for D's `units` most selective units.
+    """Energy share of guided-backprop maps inside object boxes, for D's `units` top units.
 
     Args:
         discriminator: D in eval mode (not modified).
@@ -246,7 +309,11 @@ def measure_object_energy(
         label: what this D is, for reports.
         layer: hidden layer (-1: the last conv layer, as in the paper's Fig. 5).
         objects: object names whose boxes make the main region (other regions are reported too).
-        units, k: how many of the most selective units, and top images per unit.
+        units, k: how many top units, and top images per unit.
+        select: "objects" (units overlapping `objects` most on `selection_pool`, see `object_iou`)
+            or "selectivity" (the most selective units on this pool).
+        selection_pool: (images, boxes) of other rooms, for select="objects".
+        quantile: where a unit counts as "on" for the overlap (`object_iou`).
         responses: `max_responses` of this D on the pool, when already computed.
     """
     unknown = sorted(set(objects) - set(OBJECT_NAMES))
@@ -254,11 +321,20 @@ def measure_object_energy(
         raise ValueError(f"unknown object(s) {', '.join(unknown)}; rooms have {', '.join(OBJECT_NAMES)}")
     if len(boxes) != len(images):
         raise ValueError(f"{len(images)} images but {len(boxes)} box lists")
+    if select not in SELECTIONS:
+        raise ValueError(f"unknown unit selection {select!r}; expected one of {', '.join(SELECTIONS)}")
     layer = _check_layer(discriminator, layer)
     if responses is None:
         responses = max_responses(discriminator, images, layer)
     sel = selectivity(responses)
-    order = np.argsort(-sel, kind="stable")[:units]
+    iou = None
+    if select == "objects":
+        if selection_pool is None:
+            raise ValueError('select="objects" needs a selection_pool: (images, boxes) of rooms other than the measured ones')
+        iou = object_iou(discriminator, selection_pool[0], selection_pool[1], objects, layer, quantile)
+        order = np.argsort(-iou, kind="stable")[:units]
+    else:
+        order = np.argsort(-sel, kind="stable")[:units]
     size = images.shape[-1]
     regions = _regions(objects)
     masks = {name: np.stack([box_mask(b, objs, size) for b in boxes]) for name, objs in regions.items()}
@@ -268,7 +344,8 @@ def measure_object_energy(
         maps = guided_backprop(discriminator, images[idx], layer, int(u), rule=rule, target=target)
         inside = {name: float(energy_fraction_inside(maps, m[idx]).mean()) for name, m in masks.items()}
         area = {name: float(m[idx].mean()) for name, m in masks.items()}
-        per_unit.append(UnitEnergy(int(u), float(sel[u]), [int(i) for i in idx], inside, area))
+        per_unit.append(UnitEnergy(int(u), float(sel[u]), [int(i) for i in idx], inside, area,
+                                   None if iou is None else float(iou[u])))
     mean = lambda key, name: float(np.mean([getattr(p, key)[name] for p in per_unit])) if per_unit else 0.0  # noqa: E731
     return ObjectEnergy(
         label=label,
@@ -277,6 +354,7 @@ def measure_object_energy(
         inside={name: mean("inside", name) for name in regions},
         area={name: mean("area", name) for name in regions},
         units=per_unit,
+        select=select,
     )
 
 
@@ -293,16 +371,24 @@ class ObjectEnergyComparison:
         regions = self.trained.regions
         mean = lambda key: {n: float(np.mean([getattr(r, key)[n] for r in self.randoms])) for n in regions}  # noqa: E731
         seeds = ", ".join(str(s) for s in self.settings["random_seeds"])
-        return ObjectEnergy(f"random D, mean of seeds {seeds}", self.trained.layer, regions, mean("inside"), mean("area"))
+        return ObjectEnergy(f"random D, mean of seeds {seeds}", self.trained.layer, regions, mean("inside"), mean("area"),
+                            select=self.trained.select)
 
     def table(self) -> str:
         """Plain-text table: energy share inside each region, and the region's area share on the same images, per D."""
         names = list(self.trained.regions)
         width = max(12, *(len(n) + 2 for n in names))
         label_width = max(30, len(self.random_mean.label) + 2)
+        st = self.settings
+        if st["select"] == "objects":
+            on = f", on above the top {100 * (1 - st['quantile']):.3g}%" if st["quantile"] != DISSECT_QUANTILE else ""
+            picked = (f"the {st['units']} units of layer {self.trained.layer} overlapping {'+'.join(st['objects'])} most "
+                      f"(IoU on {st['n']} other rooms, seed {st['select_seed']}{on})")
+        else:
+            picked = f"the {st['units']} most selective units of layer {self.trained.layer}"
         lines = [
-            f"share of {self.settings['rule']}-backprop energy inside ground-truth boxes: top {self.settings['units']} units of layer "
-            f"{self.trained.layer} x top {self.settings['k']} of {self.settings['n']} rooms (data set seed {self.settings['seed']})",
+            f"share of {st['rule']}-backprop energy inside ground-truth boxes: {picked} x their top {st['k']} of "
+            f"{st['n']} rooms (data set seed {st['seed']})",
             f"{'':<{label_width}}" + "".join(f"{n:>{width}}" for n in names),
         ]
         rows = [self.trained, *self.randoms] + ([self.random_mean] if len(self.randoms) > 1 else [])
@@ -338,6 +424,9 @@ def compare_object_energy(
     k: int = 8,
     rule: str = "guided",
     target: str = "max",
+    select: str = "objects",
+    select_seed: int = SELECT_SEED,
+    quantile: float = DISSECT_QUANTILE,
     random_seeds: Sequence[int] = RANDOM_D_SEEDS,
     progress: Progress | None = None,
 ) -> ObjectEnergyComparison:
@@ -346,6 +435,7 @@ def compare_object_energy(
     The pool is n procedural rooms of data set seed `seed` at the model's size (the GANs
     train on seed 0). Each random D (one per seed in `random_seeds`: a single random D's
     figure varies a lot with its seed) takes its BatchNorm statistics from the same pool.
+    With select="objects", every D picks its units on n more rooms of seed `select_seed`.
     """
     d = model.discriminator
     if d is None:
@@ -355,12 +445,18 @@ def compare_object_energy(
         raise ValueError(f"{model.path} takes {cfg.channels}-channel images; rooms are RGB")
     if not random_seeds:
         raise ValueError("give at least one random-D seed")
+    if select not in SELECTIONS:
+        raise ValueError(f"unknown unit selection {select!r}; expected one of {', '.join(SELECTIONS)}")
+    if select == "objects" and select_seed == seed:
+        raise ValueError(f"the selection rooms (seed {select_seed}) must differ from the measured ones (seed {seed})")
     start = time.perf_counter()
     total = 2 + len(random_seeds)
     images, boxes = render_rooms(n, seed, cfg.image_size)
+    selection_pool = render_rooms(n, select_seed, cfg.image_size) if select == "objects" else None
     if progress:
         progress(1, total)
-    common = dict(layer=layer, objects=objects, units=units, k=k, rule=rule, target=target)
+    common = dict(layer=layer, objects=objects, units=units, k=k, rule=rule, target=target, select=select,
+                  selection_pool=selection_pool, quantile=quantile)
     trained = measure_object_energy(d, images, boxes, label=f"trained D (step {model.checkpoint.step})", **common)
     if progress:
         progress(2, total)
@@ -370,7 +466,9 @@ def compare_object_energy(
         randoms.append(measure_object_energy(rand, images, boxes, label=f"random D (seed {rs})", **common))
         if progress:
             progress(3 + i, total)
-    settings = {"model": str(model.path), "n": n, "seed": seed, "random_seeds": list(random_seeds), **common, "objects": list(objects)}
+    del common["selection_pool"]
+    settings = {"model": str(model.path), "n": n, "seed": seed, "random_seeds": list(random_seeds), **common, "objects": list(objects),
+                "select_seed": select_seed if select == "objects" else None}
     return ObjectEnergyComparison(trained, randoms, settings, time.perf_counter() - start)
 
 
@@ -383,7 +481,7 @@ def main(argv: list[str] | None = None) -> int:
 
     parser = argparse.ArgumentParser(
         prog="python -m dcgan_core.analysis.units",
-        description="Where do the discriminator's most selective units look? Guided-backprop energy inside "
+        description="Where do the discriminator's top units look? Guided-backprop energy inside "
         "ground-truth object boxes of procedural rooms, trained D vs a random D (paper Fig. 5).",
     )
     sub = parser.add_subparsers(dest="command", required=True)
@@ -393,7 +491,12 @@ def main(argv: list[str] | None = None) -> int:
     m.add_argument("--seed", type=int, default=MEASURE_SEED, help="data set seed of the pool (GANs train on 0)")
     m.add_argument("--layer", type=int, default=-1, help="hidden layer of D (-1: the last conv layer)")
     m.add_argument("--objects", default=",".join(MEASURE_OBJECTS), help="comma-separated objects of the main region")
-    m.add_argument("--units", type=int, default=8, help="most selective units measured")
+    m.add_argument("--units", type=int, default=8, help="top units measured")
+    m.add_argument("--select", default="objects", choices=SELECTIONS,
+                   help="top units: those overlapping the objects most on other rooms (Network Dissection IoU), or the most selective")
+    m.add_argument("--select-seed", type=int, default=SELECT_SEED, help="data set seed of the rooms that pick units (--select objects)")
+    m.add_argument("--quantile", type=float, default=DISSECT_QUANTILE,
+                   help="--select objects: a unit is 'on' where its map exceeds this quantile of its values (0.995: top 0.5%%)")
     m.add_argument("--k", type=int, default=8, help="top images per unit")
     m.add_argument("--rule", default="guided", choices=RULES, help="backward rule through the rectifiers")
     m.add_argument("--target", default="max", choices=TARGETS, help="strongest position of the map, or its sum")
@@ -404,10 +507,13 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.n < 2 or args.units < 1 or args.k < 1:
             raise ValueError("--n must be at least 2, --units and --k at least 1")
+        if not 0 < args.quantile < 1:
+            raise ValueError(f"--quantile must be between 0 and 1, got {args.quantile}")
         model = load_model(args.model, device=args.device)
         result = compare_object_energy(
             model, n=args.n, seed=args.seed, layer=args.layer, objects=[o.strip() for o in args.objects.split(",") if o.strip()],
-            units=args.units, k=min(args.k, args.n), rule=args.rule, target=args.target,
+            units=args.units, k=min(args.k, args.n), rule=args.rule, target=args.target, select=args.select, select_seed=args.select_seed,
+            quantile=args.quantile,
             random_seeds=[int(x) for x in args.random_seeds.split(",") if x.strip()],
         )
     except (ValueError, FileNotFoundError, CheckpointError) as e:
@@ -417,7 +523,8 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(result.as_dict(), indent=2))
     else:
         print(result.table())
-        print(f"({result.seconds:.0f} s; {result.settings['rule']} backprop, target {result.settings['target']})")
+        print(f"({result.seconds:.0f} s; {result.settings['rule']} backprop, target {result.settings['target']}, units picked by "
+              f"{result.settings['select']})")
     return 0
 
 
