@@ -411,6 +411,13 @@ else:
     with left:
         st.markdown("**In z** (the paper's way): average the codes, then generate")
         widgets.show_grid(means, nrow=3, min_px=384, caption="G(mean z) of " + ", ".join(f"{LETTERS[i]} {names[i]}" for i in SLOTS))
+        if readable:
+            mean_labels = read(means)
+            st.caption(
+                "Instrument on each G(mean z): " + ", ".join(f"{LETTERS[i]} {badge(mean_labels, i)}" for i in SLOTS)
+                + ". The arithmetic assumes each mean still shows its concept; where it does not, that concept's region of z "
+                "is not convex (`python -m dcgan_core.analysis.latent_geometry` measures it per attribute)."
+            )
         grid_picture = widgets.show_grid(
             result, nrow=3, min_px=384,
             caption=f"Y = {equation} in the centre; around it Y + uniform noise ±{scale:g} (noise seed {noise_seed}"

@@ -7,6 +7,7 @@ mechanics do not depend on what the faces look like). AppTest asserts on text an
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -117,6 +118,8 @@ def test_clicking_samples_fills_the_slots_and_gives_the_measured_result(models_d
     assert verdicts[0].startswith("**Instrument, 9 images:** ") and "/9" in verdicts[0]
     assert verdicts[1].startswith("**Instrument, 1 image:** ")  # the pixel-space result, read the same way
     assert "mean image A − B + C, clipped to 0..255" in captions(at)
+    means = next(c for c in captions(at).splitlines() if c.startswith("Instrument on each G(mean z): "))
+    assert re.search(r"A [MW]S?G?[←→]?, B [MW]S?G?[←→]?, C [MW]S?G?[←→]?\.", means)  # each mean read, e.g. "A WS, B W, C M."
 
 
 def test_clicking_a_sample_again_takes_it_out_and_remove_and_clear_work(models_dir):

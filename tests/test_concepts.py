@@ -8,6 +8,7 @@ import json
 
 import numpy as np
 import pytest
+from concept_support import GlassesAtEitherEnd, StripesGenerator, StripesInstrument
 import torch
 from torch import nn
 
@@ -214,33 +215,6 @@ def test_exemplars_can_be_limited_to_samples_the_instrument_is_sure_of():
 # ---------------------------------------------------------------------------- the benchmark on a model with a known answer
 
 
-class StripesGenerator(nn.Module):
-    """A stand-in generator whose pictures spell out z: the top half's R, G, B are z0, z1, z2; the bottom half is z3."""
-
-    def __init__(self):
-        super().__init__()
-        self.config = ModelConfig(image_size=32, nz=6, ngf=8, ndf=8)
-        self.unused = nn.Parameter(torch.zeros(1))
-
-    def forward(self, z, drop=None):
-        x = torch.empty(z.shape[0], 3, 32, 32)
-        x[:, :, :16] = z[:, :3, None, None]
-        x[:, :, 16:] = z[:, 3, None, None, None]
-        return x
-
-
-class StripesInstrument(nn.Module):
-    """Reads StripesGenerator's pictures exactly: glasses = R > 0, masculine = G > 0, smiling = B > 0, turn = tanh(3 z3)."""
-
-    def __init__(self):
-        super().__init__()
-        self.unused = nn.Parameter(torch.zeros(1))
-
-    def forward(self, x):
-        top, bottom = x[:, :, 8:24].mean((2, 3)), x[:, :, 40:56].mean((1, 2, 3))
-        return torch.cat([50 * top[:, [0]], 50 * top[:, [2]], 50 * top[:, [1]], torch.tanh(3 * bottom)[:, None]], 1)
-
-
 def test_benchmark_finds_the_woman_with_glasses_when_z_encodes_the_attributes():
     report = concepts.arithmetic_benchmark(StripesGenerator().eval(), StripesInstrument(), draws=30, pool=400, seed=0)
     by_name = {r.name: r for r in report.results}
@@ -248,13 +222,23 @@ def test_benchmark_finds_the_woman_with_glasses_when_z_encodes_the_attributes():
     glasses = by_name["glasses"]
     assert glasses.draws == 30 and glasses.rates()["majority"] >= 0.8
     assert glasses.rates()["c_alone"] <= 0.2  # without A - B, the woman has no glasses
+    assert glasses.kept_by_mean == {"man with glasses": 1.0, "man without glasses": 1.0, "woman without glasses": 1.0}  # z is linear here
     assert glasses.exemplars["man with glasses"] > 50
     assert 0 < glasses.chance < 0.5
     assert by_name["turn"].rates()["majority"] >= 0.8
     assert "glasses" in concepts.format_benchmark(report)
+    assert "averaging keeps the concept: mean(man with glasses) 100%" in concepts.format_benchmark(report)
     sure = concepts.arithmetic_benchmark(StripesGenerator().eval(), StripesInstrument(), draws=30, pool=400, seed=0, confidence=0.99)
     glasses_sure = next(r for r in sure.results if r.name == "glasses")
     assert glasses_sure.exemplars["man with glasses"] < glasses.exemplars["man with glasses"]  # unsure ones left out
+
+
+def test_benchmark_shows_when_averaging_loses_a_concept():
+    report = concepts.arithmetic_benchmark(StripesGenerator().eval(), GlassesAtEitherEnd(), draws=30, pool=400, seed=0)
+    glasses = next(r for r in report.results if r.name == "glasses")
+    assert glasses.kept_by_mean["man with glasses"] < 0.5  # means of +z0 and -z0 glasses fall between, where there are none
+    assert glasses.kept_by_mean["man without glasses"] > 0.9  # the middle region is one piece
+    assert glasses.rates()["majority"] < 0.5
 
 
 def test_benchmark_skips_an_equation_without_exemplars_and_says_why():

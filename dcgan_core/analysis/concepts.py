@@ -665,6 +665,8 @@ class EquationResult:
     all_nine: int = 0  # draws where all 9 do (turn: all 18 images)
     pixel: int = 0  # draws where the pixel-space result shows the target (turn: both mean images)
     c_alone: int | None = None  # draws where mean(C) and its 8 neighbours already show the target on a majority (no turn)
+    kept_by_mean: dict[str, float] = field(default_factory=dict)  # concept -> share of draws where mean(its exemplars) and
+    # its 8 noisy neighbours still show that concept on a majority: averaging z only works where this is near 100%
     per_attribute: dict[str, float] = field(default_factory=dict)  # e.g. "feminine": share of all result images that are
     chance: float = 0.0  # share of random samples already showing the target (turn: P(left) x P(right))
     exemplars: dict[str, int] = field(default_factory=dict)  # concept -> pool samples that qualified
@@ -730,9 +732,13 @@ def _run_equation(generator, instrument, eq: Equation, pool_z, pool_labels, pick
     seeds = [int(s) for s in rng.integers(2**31, size=draws)]
     exemplars = [pool_z[p].split(per_concept) for p in picks]  # per draw: (a, b, c) codes
     codes = torch.cat([arithmetic_codes(concept_arithmetic(*e), scale, s, clip) for e, s in zip(exemplars, seeds)])
-    c_alone = torch.cat([arithmetic_codes(concept_mean(e[2]), scale, s, clip) for e, s in zip(exemplars, seeds)])
-    labels = read_codes(generator, instrument, torch.cat([codes, c_alone]))[1].labels()
-    shown = eq.target.shown_by(labels).reshape(2, draws, 9)  # [0]: Y and its neighbours, [1]: C alone, same noise
+    alone = [torch.cat([arithmetic_codes(concept_mean(e[i]), scale, s, clip) for e, s in zip(exemplars, seeds)]) for i in range(3)]
+    labels = read_codes(generator, instrument, torch.cat([codes, alone[2], alone[0], alone[1]]))[1].labels()
+    shown = eq.target.shown_by(labels).reshape(4, draws, 9)  # [0]: Y and its neighbours, [1]: C alone, same noise
+    part = lambda i: {k: v[i * draws * 9 : (i + 1) * draws * 9] for k, v in labels.items()}  # noqa: E731
+    result.kept_by_mean = {
+        c.name: float((c.shown_by(part(i)).reshape(draws, 9).sum(1) >= 5).mean()) for c, i in ((eq.a, 2), (eq.b, 3), (eq.c, 1))
+    }
     images = generate(generator, pool_z[np.concatenate(picks)])
     images = images.reshape(draws, 3, per_concept, *images.shape[1:])
     pixel = np.stack([pixel_arithmetic(*draw) for draw in images])
@@ -798,7 +804,9 @@ def arithmetic_benchmark(
     whose every wanted attribute has P >= confidence, or <= 1 - confidence for "without"), Y = mean(A) - mean(B) + mean(C) is
     generated with its 8 noisy neighbours, and the 9 images are read. Success: the target's
     attributes on a majority (>= 5/9), or on all 9. Baselines: the same arithmetic on the exemplars'
-    images (one image), and C alone (mean(C) with the same 8 noisy neighbours, no A - B). Turn: exemplars looking left (turn < -0.5) and right (> 0.5); their mean
+    images (one image), and C alone (mean(C) with the same 8 noisy neighbours, no A - B).
+    `kept_by_mean` says how often each concept's mean code still shows the concept: the
+    arithmetic assumes it does, so a low figure there explains a failing equation. Turn: exemplars looking left (turn < -0.5) and right (> 0.5); their mean
     codes, each with 8 noisy neighbours, should read left and right; the pixel baseline reads the
     mean images. An equation whose concepts have too few exemplars in the pool is skipped (`.skipped`).
     """
@@ -844,9 +852,12 @@ def format_benchmark(report: ArithmeticBenchmark) -> str:
             f"  {attrs} / {pool}"
         )
         lines.append(f"{'':<10}{r.equation}")
+        if r.kept_by_mean:
+            lines.append(f"{'':<10}averaging keeps the concept: " + ", ".join(f"mean({k}) {v:.0%}" for k, v in r.kept_by_mean.items()))
     lines.append(
         "majority: >= 5 of the 9 images (Y and 8 noisy neighbours) show the target; all 9: every one does; "
         "pixels: the same arithmetic on the exemplars' images (one image); C alone: mean(C) and its 8 neighbours, without "
-        "A - B; chance: share of random samples already showing the target"
+        "A - B; chance: share of random samples already showing the target; averaging keeps: mean(exemplars) and its 8 neighbours "
+        "still show the concept (on a majority), which the arithmetic needs"
     )
     return "\n".join(lines)

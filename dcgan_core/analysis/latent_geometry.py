@@ -1,0 +1,157 @@
+"""How each face attribute is laid out in z: the assumptions of vector arithmetic, measured.
+
+The paper's arithmetic (section 6.3.2) averages 3 codes per concept and adds and subtracts the
+means. That works where a concept is a convex region of z on one side of a roughly flat boundary.
+For each attribute the face instrument reads on generated faces, this measures:
+
+- share:      samples that show it ("turn": looking right, among those clearly turned);
+- linear:     held-out accuracy of a logistic regression in z (InterFaceGAN's separability);
+- quadratic:  the same on [z, z^2]; far above "linear" would mean a curved boundary;
+- flips:      label changes along a straight line between two random codes (33 points):
+              about 1 means one boundary crossed, many would mean a fragmented region;
+- kept (yes / no): share of means of 3 random codes of that side that still show it, which is
+              what averaging exemplars needs.
+
+    python -m dcgan_core.analysis.latent_geometry --model faces
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from dataclasses import asdict, dataclass
+
+import numpy as np
+import torch
+
+from .concepts import TURN_SELECT, binary_targets, fit_directions, read_codes
+
+LINE_POINTS = 33  # points per straight line between two random codes
+
+
+@dataclass
+class AttributeGeometry:
+    name: str  # glasses / smiling / masculine / turn (yes = looking right)
+    share: float  # share of the used samples on the "yes" side
+    linear: float  # held-out accuracy of a logistic regression on z
+    quadratic: float  # the same on [z, z^2]
+    flips_per_line: float  # mean label changes along a line of LINE_POINTS codes
+    kept_yes: float  # share of means of 3 "yes" codes that read "yes"
+    kept_no: float  # the same for "no"
+
+
+def _sides(labels: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Per attribute an int8 (N,) side: 1 yes, 0 no, -1 not used (turn: frontal, |turn| <= TURN_SELECT)."""
+    out = {}
+    for k, v in labels.items():
+        if k == "turn":
+            t = np.asarray(v, dtype=np.float64)
+            out[k] = np.where(t > TURN_SELECT, 1, np.where(t < -TURN_SELECT, 0, -1)).astype(np.int8)
+        else:
+            out[k] = np.asarray(v, dtype=bool).astype(np.int8)
+    return out
+
+
+def attribute_geometry(
+    generator, instrument, n: int = 8000, lines: int = 50, means: int = 300, seed: int = 0
+) -> list[AttributeGeometry]:
+    """The table above for one generator, on n samples of z seed `seed` (G in eval mode, not modified)."""
+    from ..latent import sample_z
+
+    if n < 100 or lines < 1 or means < 1:
+        raise ValueError("n must be at least 100, lines and means at least 1")
+    z = sample_z(n, generator.config, seed=seed)
+    _, reading = read_codes(generator, instrument, z)
+    labels = reading.labels()
+    x = z.flatten(1).numpy().astype(np.float64)
+    linear = fit_directions(x, labels, seed=seed).directions
+    quadratic = fit_directions(np.hstack([x, x**2]), labels, seed=seed).directions
+
+    rng = np.random.default_rng(seed)
+    ends = sample_z(2 * lines, generator.config, seed=seed + 1)
+    t = torch.linspace(0, 1, LINE_POINTS).view(1, -1, *([1] * (ends.dim() - 1)))
+    path = (ends[:lines, None] * (1 - t) + ends[lines:, None] * t).reshape(lines * LINE_POINTS, *ends.shape[1:])
+    on_lines = _sides(read_codes(generator, instrument, path)[1].labels())
+
+    sides = _sides(labels)
+    picks, owners = [], []
+    for attr, side in sides.items():
+        for value in (1, 0):
+            pool = np.flatnonzero(side == value)
+            if len(pool) >= 3:
+                picks.append(torch.stack([z[rng.choice(pool, 3, replace=False)].mean(0) for _ in range(means)]))
+                owners.append((attr, value))
+    read_means = _sides(read_codes(generator, instrument, torch.cat(picks))[1].labels()) if picks else {}
+
+    out = []
+    for attr, (use, y) in binary_targets(labels).items():
+        if attr not in linear:
+            continue
+        kept = {}
+        for i, owner in enumerate(owners):
+            if owner[0] == attr:
+                kept[owner[1]] = float((read_means[attr][i * means : (i + 1) * means] == owner[1]).mean())
+        steps = on_lines[attr].reshape(lines, LINE_POINTS).astype(np.int16)
+        if attr == "turn":  # frontal points are neither side: count changes between the sides only
+            flips = [int(np.sum(np.diff(r[r >= 0]) != 0)) for r in steps]
+        else:
+            flips = list(np.sum(np.diff(steps, axis=1) != 0, axis=1))
+        out.append(AttributeGeometry(
+            attr, float(y.mean()), linear[attr].accuracy,
+            quadratic[attr].accuracy if attr in quadratic else float("nan"),
+            float(np.mean(flips)), kept.get(1, float("nan")), kept.get(0, float("nan")),
+        ))
+    return out
+
+
+def format_geometry(rows: list[AttributeGeometry], about: str = "") -> str:
+    lines = [
+        f"how face attributes lie in z{': ' + about if about else ''}",
+        f"{'attribute':<11}{'share':>7}{'linear':>8}{'quadratic':>11}{'flips':>7}{'kept yes':>10}{'kept no':>9}",
+    ]
+    for r in rows:
+        lines.append(f"{r.name:<11}{r.share:>7.0%}{r.linear:>8.1%}{r.quadratic:>11.1%}{r.flips_per_line:>7.2f}"
+                     f"{r.kept_yes:>10.0%}{r.kept_no:>9.0%}")
+    lines.append(
+        "linear / quadratic: held-out accuracy of a logistic regression on z / on [z, z^2]; flips: label changes along a "
+        f"straight line between two random codes ({LINE_POINTS} points); kept: means of 3 codes of that side that still "
+        "show it (turn: yes = looking right)"
+    )
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    from ..analysis.instruments import default_instrument_path, load_instrument
+    from ..checkpoints import CheckpointError, load_model
+    from ..registry import resolve_checkpoint
+
+    parser = argparse.ArgumentParser(
+        prog="python -m dcgan_core.analysis.latent_geometry",
+        description="How linear and convex each face attribute is in a faces model's z (what vector arithmetic assumes).",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    parser.add_argument("--model", default="faces", help="checkpoint file, run folder or model name (a 64-px faces model)")
+    parser.add_argument("--n", type=int, default=8000, help="labelled samples")
+    parser.add_argument("--lines", type=int, default=50, help="straight lines between random codes")
+    parser.add_argument("--means", type=int, default=300, help="means of 3 codes per attribute and side")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the samples and draws")
+    parser.add_argument("--instrument", help="face instrument file (default: the shipped one)")
+    parser.add_argument("--json", action="store_true", help="print JSON")
+    args = parser.parse_args(argv)
+    try:
+        model = load_model(resolve_checkpoint(args.model))
+        instrument = load_instrument(args.instrument or default_instrument_path("faces"), kind="faces")
+        rows = attribute_geometry(model.generator, instrument, n=args.n, lines=args.lines, means=args.means, seed=args.seed)
+    except (ValueError, FileNotFoundError, CheckpointError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    if args.json:
+        print(json.dumps([asdict(r) for r in rows], indent=2))
+    else:
+        print(format_geometry(rows, f"{model.path} (step {model.checkpoint.step}), {args.n} samples"))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
