@@ -99,6 +99,7 @@ DFEAT_RULE = "dfeat_rule"  # backward rule through the rectifiers (guided_backpr
 DFEAT_TARGET = "dfeat_target"  # "max" (strongest position) | "sum" (whole map)
 DFEAT_RANK_BY = "dfeat_rank_by"  # "selectivity" or an object ("bed+window", "window", ...): how units are ranked (rooms models)
 DFEAT_UNIT = "dfeat_unit"  # unit (feature map) of the trained D shown
+DFEAT_UNIT_RANKING = "dfeat_unit_ranking"  # (rank_by, layer) the unit was picked under: a new ranking opens on its top unit
 DFEAT_SOURCE = "dfeat_source"  # "Pool image" | "Upload": the image whose firing units are listed
 DFEAT_UPLOAD = "dfeat_upload"  # file uploader
 DFEAT_POOL_INDEX = "dfeat_pool_index"  # pool image analysed when the source is the pool

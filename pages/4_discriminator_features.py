@@ -204,8 +204,10 @@ else:
     )
 
 units_ranked = [int(u) for u in order[TRAINED]]
-if st.session_state.get(keys.DFEAT_UNIT) not in units_ranked:
-    st.session_state[keys.DFEAT_UNIT] = units_ranked[0]
+ranking = (rank_by, layer)
+if st.session_state.get(keys.DFEAT_UNIT) not in units_ranked or st.session_state.get(keys.DFEAT_UNIT_RANKING) != ranking:
+    st.session_state[keys.DFEAT_UNIT] = units_ranked[0]  # a new ranking opens on its top unit
+    st.session_state[keys.DFEAT_UNIT_RANKING] = ranking
 rank_of = {u: i for i, u in enumerate(units_ranked)}
 unit = int(
     st.selectbox(

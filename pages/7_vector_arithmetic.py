@@ -15,10 +15,11 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))  # run on its own (AppTest, `streamlit run pages/...`) as well as from Home.py
 
 import numpy as np  # noqa: E402
+import plotly.graph_objects as go  # noqa: E402
 import streamlit as st  # noqa: E402
 import torch  # noqa: E402
 
-from dcgan_core.analysis import concepts  # noqa: E402
+from dcgan_core.analysis import concepts, latent_geometry  # noqa: E402
 from dcgan_core.analysis.instruments import InstrumentError, default_instrument_path, load_instrument  # noqa: E402
 from dcgan_core.generate import generate  # noqa: E402
 from dcgan_core.images import image_grid  # noqa: E402
@@ -35,6 +36,7 @@ DEFAULT_NAMES = ("smiling woman", "neutral woman", "neutral man")
 CHUNK = 256  # samples generated and read per cached call (one progress step)
 AUTO_POOL = 256  # samples of the grid seed among which the instrument picks exemplars
 DIRECTION_SAMPLES = (500, 1000, 2000, 5000)
+LAYOUT_SAMPLES = 2000  # at most this many samples for the "how attributes lie in z" chart (it also reads lines and means)
 ATTRIBUTE_WORDS = {"glasses": "glasses", "smiling": "smiling", "masculine": "masculine", "turn": "turn (towards the right)"}
 
 
@@ -86,6 +88,39 @@ def fitted_directions(_active, model_key: tuple, seed: int, n: int) -> concepts.
     """Directions fitted on samples 0..n-1 of `seed` (`_active`: the ActiveModel, named by model_key)."""
     samples = labelled(_active, seed, n)
     return concepts.fit_directions(samples.z, samples.labels(), seed=seed)
+
+
+@st.cache_data(max_entries=8, show_spinner=False)
+def attribute_layout(_model, model_key: tuple, seed: int, n: int) -> list[latent_geometry.AttributeGeometry]:
+    """How linear and convex each attribute is in z (latent_geometry), on samples 0..n-1 of `seed`."""
+    return latent_geometry.attribute_geometry(_model.generator, face_instrument(), n=n, lines=30, means=100, seed=seed)
+
+
+def show_attribute_layout(seed: int, n: int) -> None:
+    """A bar chart: per attribute, its linear separability in z and whether means of 3 codes keep it."""
+    n = max(100, min(n, LAYOUT_SAMPLES))
+    with st.spinner(f"Measuring how each attribute lies in z ({n:,} samples, lines and means)..."):
+        rows = attribute_layout(model.loaded, model.key, seed, n)
+    if not rows:
+        return
+    names = [ATTRIBUTE_WORDS[r.name] for r in rows]
+    fig = go.Figure([
+        go.Bar(name=label, x=names, y=[getattr(r, field) for r in rows], marker_color=color,
+               hovertemplate="%{x}: %{y:.0%}<extra>" + label + "</extra>")
+        for field, label, color in (("linear", "linear in z (held-out accuracy)", "#4c78a8"),
+                                    ("kept_yes", "mean of 3 'yes' codes stays yes", "#f58518"),
+                                    ("kept_no", "mean of 3 'no' codes stays no", "#bab0ac"))
+    ])
+    fig.update_layout(barmode="group", yaxis=dict(range=[0, 1], tickformat=".0%"), height=300,
+                      margin=dict(l=10, r=10, t=30, b=10), legend=dict(orientation="h", y=1.15))
+    st.plotly_chart(fig, width="stretch", key="arith_layout")
+    st.caption(
+        f"How each attribute lies in z ({n:,} samples of seed {seed}). Vector arithmetic and these sliders assume an attribute "
+        "is one side of a flat boundary: accuracy near 100% and means that keep it. Where a mean of 3 codes loses the attribute, "
+        "concept averages (section 2) lose it too. Flips along a straight line between two codes: "
+        + ", ".join(f"{ATTRIBUTE_WORDS[r.name]} {r.flips_per_line:.2f}" for r in rows)
+        + " (`python -m dcgan_core.analysis.latent_geometry` prints the full table)."
+    )
 
 
 # ---------------------------------------------------------------------------- slots: the exemplars of A, B and C
@@ -547,6 +582,7 @@ def directions_section() -> None:
     if not fitted.directions:
         st.info("No attribute could be fitted on these samples: the instrument read them all alike.", icon=":material/info:")
         return
+    show_attribute_layout(fit_seed, n)
     attrs = list(fitted.directions)
     held = st.multiselect("Hold fixed", attrs, key=keys.ARITH_DIR_HOLD, format_func=ATTRIBUTE_WORDS.get)
     amounts = {

@@ -83,6 +83,7 @@ def test_units_can_be_ranked_by_overlap_with_an_object(models_dir):
     assert any(h.value == "Units ranked by overlap with window" for h in at.header)
     options = at.selectbox(key="dfeat_unit").options
     assert "IoU with window" in options[0] and "rank 1" in options[0]
+    assert at.selectbox(key="dfeat_unit").value == int(options[0].split()[1])  # a new ranking opens on its top unit
     scores = [float(o.split("IoU with window ")[1].split(" ·")[0]) for o in options]
     assert scores == sorted(scores, reverse=True) and 0 <= scores[-1] <= scores[0] <= 1
     assert "Network Dissection" in captions(at) and "same rank by IoU with window" in captions(at)
