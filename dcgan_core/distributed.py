@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import warnings
 from collections.abc import Iterator
 from datetime import timedelta
 
@@ -148,7 +149,11 @@ def wrap(module: nn.Module, device: torch.device, sync_bn: bool = False) -> nn.M
             raise ValueError("--sync-bn needs CUDA: torch's SyncBatchNorm does not run on CPU")
         converted = nn.SyncBatchNorm.convert_sync_batchnorm(module)  # swaps children in place, same tensors
         assert converted is module
-    return DistributedDataParallel(module, device_ids=[device.index] if device.type == "cuda" else None, broadcast_buffers=False)
+    with warnings.catch_warnings():
+        # torch 2.13 deprecates broadcast_buffers for forward_sync_buffers, but forward_sync_buffers=False still syncs
+        # at init, and its own warning says to keep broadcast_buffers=False until init_sync_buffers exists
+        warnings.filterwarnings("ignore", message="`broadcast_buffers` is deprecated", category=FutureWarning)
+        return DistributedDataParallel(module, device_ids=[device.index] if device.type == "cuda" else None, broadcast_buffers=False)
 
 
 def no_sync(module: nn.Module):
