@@ -192,3 +192,23 @@ def test_units_measure_command_prints_the_table(tiny_checkpoint, capsys):
     assert main(["measure", "--model", str(tiny_checkpoint), "--n", "1"]) == 2
     assert main(["measure", "--model", str(tiny_checkpoint), "--quantile", "1.5"]) == 2
     assert "--quantile must be between 0 and 1" in capsys.readouterr().err
+
+
+def test_object_units_figure_script_shows_the_best_unit_of_each_d(tiny_checkpoint, tmp_path):
+    """scripts/object_units_figure.py (the README's Fig. 5 figure): one block per D, with its energy share."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parents[1] / "scripts" / "object_units_figure.py"
+    out = tmp_path / "units.png"
+    done = subprocess.run([sys.executable, str(script), "--model", str(tiny_checkpoint), "--object", "bed", "--n", "12", "--k", "3",
+                           "--out", str(out)], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[0].startswith("trained D: unit ") and lines[1].startswith("random D (seed 0): unit ")
+    inside = [float(line.split("energy inside ")[1].split(",")[0]) for line in lines[:2]]
+    assert all(0.0 <= v <= 1.0 for v in inside)
+    picture = Image.open(out)
+    assert picture.width == 3 * 32 * 2 + 2 * 4  # k images of 32 px, scaled 2x, 4 px apart
+    assert picture.height > 2 * 3 * 32 * 2  # two blocks of three rows
