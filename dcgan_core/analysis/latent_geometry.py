@@ -122,7 +122,7 @@ def format_geometry(rows: list[AttributeGeometry], about: str = "") -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from ..analysis.instruments import default_instrument_path, load_instrument
+    from .instruments import default_instrument_path, load_instrument
     from ..checkpoints import CheckpointError, load_model
     from ..registry import resolve_checkpoint
 
