@@ -80,10 +80,16 @@ def unit_maps(
     return idx, gb.guided_backprop(d, pool[idx], layer, unit, rule=rule, target=target).numpy()
 
 
+@st.cache_data(max_entries=4, show_spinner=False)
+def selection_rooms(n: int, image_size: int) -> tuple[np.ndarray, list]:
+    """n rendered rooms with their boxes, which the pool does not hold: rendered once for every D and object."""
+    return un.render_rooms(n, un.SELECT_SEED, image_size)
+
+
 @st.cache_data(max_entries=16, show_spinner=False)
 def object_overlap(_model: LoadedModel, model_key: tuple, which: str, layer: int, n: int, seed: int, objects: tuple[str, ...]) -> np.ndarray:
     """Each unit's Network-Dissection IoU with the objects' boxes, on n rendered rooms the pool does not hold."""
-    images, boxes = un.render_rooms(n, un.SELECT_SEED, _model.config.image_size)
+    images, boxes = selection_rooms(n, _model.config.image_size)
     return un.object_iou(discriminator(_model, model_key, which, n, seed), images, boxes, objects, layer)
 
 

@@ -455,18 +455,18 @@ def compare_object_energy(
     selection_pool = render_rooms(n, select_seed, cfg.image_size) if select == "objects" else None
     if progress:
         progress(1, total)
-    common = dict(layer=layer, objects=objects, units=units, k=k, rule=rule, target=target, select=select,
-                  selection_pool=selection_pool, quantile=quantile)
-    trained = measure_object_energy(d, images, boxes, label=f"trained D (step {model.checkpoint.step})", **common)
+    common = dict(layer=layer, objects=objects, units=units, k=k, rule=rule, target=target, select=select, quantile=quantile)
+    trained = measure_object_energy(d, images, boxes, label=f"trained D (step {model.checkpoint.step})",
+                                    selection_pool=selection_pool, **common)
     if progress:
         progress(2, total)
     randoms = []
     for i, rs in enumerate(random_seeds):
         rand = random_discriminator(cfg, seed=rs, calibration_images=images, device=model_device(d))
-        randoms.append(measure_object_energy(rand, images, boxes, label=f"random D (seed {rs})", **common))
+        randoms.append(measure_object_energy(rand, images, boxes, label=f"random D (seed {rs})",
+                                             selection_pool=selection_pool, **common))
         if progress:
             progress(3 + i, total)
-    del common["selection_pool"]
     settings = {"model": str(model.path), "n": n, "seed": seed, "random_seeds": list(random_seeds), **common, "objects": list(objects),
                 "select_seed": select_seed if select == "objects" else None}
     return ObjectEnergyComparison(trained, randoms, settings, time.perf_counter() - start)
