@@ -75,8 +75,9 @@ class ReferenceStep:
 
 
 class OurStep:
-    def __init__(self, args, device: torch.device, out_dir: str):
+    def __init__(self, args, device: torch.device, out_dir: str, hessian_penalty: float = 0.0):
         cfg = TrainConfig(
+            hessian_penalty=hessian_penalty,
             image_size=args.image_size, nz=args.nz, ngf=args.ngf, ndf=args.ndf, batch_size=args.batch_size,
             device=str(device), precision=args.precision, compile=args.compile,
             channels_last=not args.no_channels_last, out_dir=out_dir, progress=False,
@@ -121,6 +122,8 @@ def main(argv=None) -> int:
     p.add_argument("--warmup", type=int, default=2, help="untimed steps per variant")
     p.add_argument("--rounds", type=int, default=5, help="alternating timed rounds")
     p.add_argument("--steps-per-round", type=int, default=3)
+    p.add_argument("--hessian-penalty", type=float, default=0.0,
+                   help="also time our step with this Hessian Penalty weight (what --hessian-penalty costs)")
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice, one per core)")
     args = p.parse_args(argv)
     if args.image_size != 64:
@@ -135,6 +138,8 @@ def main(argv=None) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         ours = OurStep(args, device, tmp)
         steppers = {"reference (pytorch/examples: fp32, NCHW, BCELoss, Adam)": ReferenceStep(args, device), "ours": ours}
+        if args.hessian_penalty > 0:
+            steppers[f"ours + Hessian Penalty {args.hessian_penalty:g}"] = OurStep(args, device, tmp + "/hp", args.hessian_penalty)
         seconds = time_rounds(steppers, device, args.warmup, args.rounds, args.steps_per_round)
     trainer = ours.trainer
     print(f"command:   {' '.join([sys.executable, *sys.argv])}")
@@ -149,8 +154,10 @@ def main(argv=None) -> int:
         rates[name] = args.batch_size / statistics.median(s)
         spread = args.batch_size / max(s), args.batch_size / min(s)
         print(f"{name:<58} {rates[name]:8.1f} img/s  (rounds {spread[0]:.1f}-{spread[1]:.1f})")
-    ref, our = rates.values()
+    ref, our, *penalised = rates.values()
     print(f"speed-up ours / reference: {our / ref:.2f}x")
+    if penalised:
+        print(f"Hessian Penalty: ours with it / ours without: {penalised[0] / our:.2f}x")
     return 0
 
 

@@ -37,6 +37,8 @@ TRAIN_FLAGS = {
     "ngf": ("--ngf", "generator width"),
     "ndf": ("--ndf", "discriminator width"),
     "z_prior": ("--z-prior", "uniform (paper) or normal"),
+    "init_from": ("--init-from", "fine-tune: start from this model's G and D (a name from `dcgan models` or a checkpoint "
+                  "path; same architecture), with fresh Adam state and the step counter at 0 (default: none)"),
     "batch_size": ("--batch-size", "images per step in each process (under torchrun the global batch is this x processes)"),
     "lr": ("--lr", "Adam learning rate"),
     "beta1": ("--beta1", "Adam beta1"),
@@ -45,6 +47,8 @@ TRAIN_FLAGS = {
                    "steadies D on data it separates too easily)"),
     "instance_noise": ("--instance-noise", "std of Gaussian noise added to real and generated images before D "
                        "(0: paper; 0.1 keeps D from winning on flat-coloured data such as faces)"),
+    "hessian_penalty": ("--hessian-penalty", "weight of the Hessian Penalty on G (Peebles et al. 2020), which asks each z "
+                        "coordinate to act alone (0: paper)"),
     "steps": ("--steps", "total steps (one D and one G update each)"),
     "seed": ("--seed", "seed for weights, data order and noise"),
     "out_dir": ("--out", "run folder for checkpoints, samples and metrics"),
@@ -76,7 +80,7 @@ def _add_train_parser(sub) -> None:
         "Writes checkpoints, sample grids and metrics.jsonl into --out; --resume continues a run exactly.",
     )  # no ArgumentDefaultsHelpFormatter: the flags default to None (so --resume sees what was given); help names TrainConfig's
     defaults = {f.name: f.default for f in fields(TrainConfig)}
-    types = {"data_root": str, "channels": int, "dataset": str, "z_prior": str, "out_dir": str, "device": str, "precision": str}
+    types = {"init_from": str, "data_root": str, "channels": int, "dataset": str, "z_prior": str, "out_dir": str, "device": str, "precision": str}
     for name, (flag, help_text) in TRAIN_FLAGS.items():
         kind = types.get(name) or type(defaults[name])
         # default None so --resume can tell which flags were given

@@ -65,6 +65,7 @@ class TrainConfig:
     ngf: int = 64  # G width (the paper used 128 for 64 px)
     ndf: int = 64  # D width
     z_prior: str = "uniform"  # uniform on [-1, 1] (paper) or normal
+    init_from: str | None = None  # fine-tune: start from this model's G and D weights (a name or a path), fresh Adam, step 0
     # optimisation
     batch_size: int = 128  # paper: 128
     lr: float = 2e-4  # paper: 0.0002 (0.001 was too high)
@@ -72,6 +73,7 @@ class TrainConfig:
     beta2: float = 0.999  # Adam default
     real_label: float = 1.0  # D's target for real images; 0.9 is one-sided label smoothing (Salimans et al. 2016), not the paper's
     instance_noise: float = 0.0  # std of Gaussian noise added to every image D sees (Sonderby et al. 2016), not the paper's
+    hessian_penalty: float = 0.0  # weight of the Hessian Penalty on G (Peebles et al. 2020): one z axis, one effect; not the paper's
     steps: int = 5_000  # total optimisation steps (one D and one G update each)
     seed: int = 0  # weights, data order and noise all follow from it
     # output
@@ -98,6 +100,8 @@ class TrainConfig:
             raise ValueError(f"lr must be a positive number, got {self.lr}")
         if not (0 <= self.instance_noise <= 1):
             raise ValueError(f"instance_noise must be in [0, 1] (a std in [-1, 1] pixel units), got {self.instance_noise}")
+        if not (0 <= self.hessian_penalty and math.isfinite(self.hessian_penalty)):
+            raise ValueError(f"hessian_penalty must be a weight >= 0 (0: off, as in the paper), got {self.hessian_penalty}")
         if not (0.5 < self.real_label <= 1):
             raise ValueError(f"real_label must be in (0.5, 1], got {self.real_label} (1.0 is the paper; 0.9 smooths)")
         if not (0 <= self.beta1 < 1 and 0 <= self.beta2 < 1):
@@ -150,6 +154,30 @@ def _noise_generator(seed: int, step: int, device: torch.device, rank: int = 0) 
     return g
 
 
+HESSIAN_CODES = 32  # codes of each step's batch the Hessian Penalty is taken at
+HESSIAN_DIRECTIONS = 2  # Rademacher directions per code (the penalty is their variance: at least 2)
+HESSIAN_EPSILON = 0.1  # finite-difference step along each direction
+
+
+def hessian_penalty(generator, z: torch.Tensor, noise: torch.Generator) -> torch.Tensor:
+    """The Hessian Penalty (Peebles et al. 2020) of G's output with respect to z, in fp32.
+
+    For Rademacher directions v, v^T H v = sum_ij v_i v_j H_ij; its variance over v is a multiple of the
+    squared off-diagonal entries of the Hessian, so driving it to zero asks each z coordinate to change the
+    image without interacting with the others: one factor per axis instead of a curved mix. Estimated by
+    central differences (G(z + ev) - 2 G(z) + G(z - ev)) / e^2, all 2k + 1 batches in one forward so
+    BatchNorm normalises them alike; the largest variance over output pixels, averaged over codes.
+    """
+    z = z[:HESSIAN_CODES]
+    v = torch.randint(0, 2, (HESSIAN_DIRECTIONS, *z.shape), device=z.device, generator=noise).mul_(2).sub_(1)
+    v = v.to(z.dtype).mul_(HESSIAN_EPSILON)
+    batch = torch.cat([z, *(z + d for d in v), *(z - d for d in v)])
+    out = generator(batch).float().unflatten(0, (2 * HESSIAN_DIRECTIONS + 1, z.shape[0]))
+    centre, plus, minus = out[0], out[1 : 1 + HESSIAN_DIRECTIONS], out[1 + HESSIAN_DIRECTIONS :]
+    second = (plus - 2 * centre + minus) / HESSIAN_EPSILON**2  # (k, n, C, H, W): v^T H v per output pixel
+    return second.var(dim=0).flatten(1).amax(dim=1).mean()
+
+
 def _make_adam(params, cfg: TrainConfig, device: torch.device) -> torch.optim.Adam:
     """Adam with the paper's settings; fused kernels where this torch has them for the device."""
     params = list(params)
@@ -193,6 +221,9 @@ class Trainer:
                 f"resume it with `dcgan train --resume {self.out_dir}` or choose another --out"
             )
         distributed.check_joined()
+        if cfg.hessian_penalty > 0 and distributed.world_size() > 1:
+            raise ValueError("--hessian-penalty runs in one process only for now (it calls G twice per step, "
+                             "which DistributedDataParallel does not average); launch without torchrun")
         self.device = distributed.local_device(resolve_device(cfg.device))  # cuda:LOCAL_RANK under torchrun
         self.rank, self.world_size = distributed.rank(), distributed.world_size()
         self.precision = resolve_precision(cfg.precision, self.device)
@@ -212,6 +243,8 @@ class Trainer:
         self.images_seen = 0  # counted, not step x batch: a resumed run may use another number of processes
         if _checkpoint is not None:
             self._load_state(_checkpoint)
+        elif cfg.init_from:
+            self._load_initial_weights(cfg.init_from)
         if self.device.type == "cuda":
             torch.backends.cudnn.benchmark = True
         # the training step calls G and D through DDP when several processes train; samples and
@@ -262,6 +295,22 @@ class Trainer:
         self.step = ckpt.step
         self.train_seconds = float(ckpt.meta.get("train_seconds", 0.0))
         self.images_seen = int(ckpt.meta.get("images_seen", ckpt.step * self.config.batch_size))
+
+    def _load_initial_weights(self, name_or_path: str) -> None:
+        """Fine-tuning: G and D from a trained model whose architecture matches this run's; Adam and the step start afresh."""
+        from .registry import resolve_checkpoint
+
+        path = resolve_checkpoint(name_or_path)
+        ckpt = load_checkpoint(path)
+        theirs, ours = ckpt.model_config.to_dict(), self.model_config.to_dict()
+        differ = [f"{k} {theirs.get(k)!r} (this run: {v!r})" for k, v in ours.items() if theirs.get(k) != v]
+        if differ:
+            raise ValueError(f"--init-from {name_or_path}: its architecture differs from this run's in {', '.join(differ)}; "
+                             "give this run the same settings (e.g. --ngf, --ndf, --nz, --image-size)")
+        if ckpt.discriminator is None:
+            raise ValueError(f"--init-from {name_or_path}: {path} holds no discriminator, so training cannot continue from it")
+        self.generator.load_state_dict(ckpt.generator)
+        self.discriminator.load_state_dict(ckpt.discriminator)
 
     def add_callback(self, event: str, fn: Callable) -> None:
         if event not in ("on_log", "on_sample", "on_checkpoint", "on_step_end"):
@@ -330,6 +379,8 @@ class Trainer:
         with distributed.no_sync(self.d_wrapped), autocast(self.device, self.precision):
             out_gen = self.d_step(d_fake_in)
             loss_g = F.binary_cross_entropy_with_logits(out_gen.float(), ones)
+        if cfg.hessian_penalty > 0:  # fp32: second differences of bf16 images would be rounding noise
+            loss_g = loss_g + cfg.hessian_penalty * hessian_penalty(self.g_step, z, g)
         self.opt_g.zero_grad(set_to_none=True)
         loss_g.backward()
         self.opt_g.step()

@@ -16,3 +16,14 @@ def test_train_throughput_prints_both_rates_and_their_ratio():
     assert out.returncode == 0, out.stderr
     assert "reference (pytorch/examples" in out.stdout and "speed-up ours / reference:" in out.stdout
     assert "torch:" in out.stdout and "threads" in out.stdout
+    assert "Hessian Penalty" not in out.stdout
+
+
+def test_train_throughput_times_the_hessian_penalty_beside_our_plain_step():
+    out = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "train_throughput.py"), "--batch-size", "4", "--ngf", "4", "--ndf", "4",
+         "--rounds", "1", "--steps-per-round", "1", "--warmup", "1", "--device", "cpu", "--hessian-penalty", "0.001"],
+        capture_output=True, text=True, timeout=300,
+    )
+    assert out.returncode == 0, out.stderr
+    assert "ours + Hessian Penalty 0.001" in out.stdout and "Hessian Penalty: ours with it / ours without:" in out.stdout

@@ -168,3 +168,45 @@ def test_stabiliser_settings_out_of_range_are_refused():
         TrainConfig(real_label=0.3)
     with pytest.raises(ValueError, match="instance_noise must be in"):
         TrainConfig(instance_noise=-0.1)
+
+
+# ---------------------------------------------------------------------------- Hessian Penalty and fine-tuning
+
+
+def _image_of(f):
+    """A stand-in generator: (N, nz, 1, 1) codes -> (N, 1, 1, 1) 'images' f(z)."""
+    return lambda z: f(z.flatten(1))[:, None, None, None]
+
+
+def test_hessian_penalty_is_zero_when_each_z_coordinate_acts_alone_and_positive_when_they_interact():
+    from dcgan_core.train import hessian_penalty
+
+    z = torch.rand(16, 4, 1, 1) * 2 - 1
+    noise = torch.Generator().manual_seed(0)
+    # a sum of functions of one coordinate each: a diagonal Hessian, v^T H v the same for every direction v
+    alone = hessian_penalty(_image_of(lambda x: (x**2).sum(1) + torch.sin(3 * x[:, 2])), z, noise)
+    assert alone.item() == pytest.approx(0.0, abs=1e-3)
+    # z0 * z1: v^T H v = 2 v0 v1 = +-2 by the direction, so its variance over directions is not zero
+    mixed = hessian_penalty(_image_of(lambda x: x[:, 0] * x[:, 1]), z, noise)
+    assert mixed.item() > 1.0
+
+
+def test_hessian_penalty_trains_resumes_exactly_and_is_refused_when_negative(tmp_path):
+    a, b = straight_and_resumed(lambda out: tiny_run(out, hessian_penalty=0.01), tmp_path)
+    assert b.step == 6 and _same_weights(a.generator, b.generator) and _same_weights(a.discriminator, b.discriminator)
+    plain = Trainer(tiny_run(tmp_path / "plain"))
+    plain.run()
+    assert not _same_weights(plain.generator.state_dict(), a.generator)  # the penalty changed G's updates
+    with pytest.raises(ValueError, match="hessian_penalty must be a weight >= 0"):
+        TrainConfig(hessian_penalty=-1.0)
+
+
+def test_init_from_starts_a_new_run_from_a_trained_model(tmp_path):
+    Trainer(tiny_run(tmp_path / "first")).run()
+    source = load_checkpoint(tmp_path / "first" / "checkpoints" / "last.safetensors")
+    tuned = Trainer(tiny_run(tmp_path / "tuned", init_from=str(tmp_path / "first" / "checkpoints" / "last.safetensors")))
+    assert tuned.step == 0 and not tuned.opt_g.state  # fresh Adam, step counter at 0
+    assert _same_weights({k: v.contiguous() for k, v in tuned.generator.state_dict().items()}, source.generator)
+    assert _same_weights({k: v.contiguous() for k, v in tuned.discriminator.state_dict().items()}, source.discriminator)
+    with pytest.raises(ValueError, match=r"architecture differs from this run's in ngf 8 \(this run: 16\)"):
+        Trainer(tiny_run(tmp_path / "wide", ngf=16, init_from=str(tmp_path / "first" / "checkpoints" / "last.safetensors")))

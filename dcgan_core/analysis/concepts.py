@@ -669,6 +669,8 @@ class EquationResult:
     # its 8 noisy neighbours still show that concept on a majority: averaging z only works where this is near 100%
     per_attribute: dict[str, float] = field(default_factory=dict)  # e.g. "feminine": share of all result images that are
     chance: float = 0.0  # share of random samples already showing the target (turn: P(left) x P(right))
+    ceilings: dict[str, float] = field(default_factory=dict)  # majority rate of the same protocol on exact half-spaces of z:
+    # "ideal" (any linear z), "axes" (one z axis per attribute), "fitted" (this model's linear part); see linear_ceiling
     exemplars: dict[str, int] = field(default_factory=dict)  # concept -> pool samples that qualified
     skipped: str = ""  # why the equation could not be run
 
@@ -721,32 +723,58 @@ def _exemplar_pools(concepts: Sequence[Concept], labels: Mapping[str, np.ndarray
     return found, why if short else ""
 
 
-def _run_equation(generator, instrument, eq: Equation, pool_z, pool_labels, pick_labels, rng, draws, per_concept, scale, clip):
-    members = (eq.a, eq.b, eq.c)
-    found, why = _exemplar_pools(members, pick_labels, per_concept)
-    result = EquationResult(eq.name, eq.describe(), draws=0, chance=float(eq.target.shown_by(pool_labels).mean()),
-                            exemplars={c.name: len(f) for c, f in zip(members, found)}, skipped=why)
+@dataclass
+class EquationDraws:
+    """Random draws of an equation's exemplars and the 9 codes each gives (the protocol, apart from any reading)."""
+
+    picks: list[np.ndarray]  # per draw: pool indices of the a, b, c exemplars, per_concept each, in that order
+    seeds: list[int]  # per draw: the seed of the 8 neighbours' noise
+    exemplars: list[tuple[torch.Tensor, ...]]  # per draw: (a, b, c) codes, (per_concept, nz) each
+    codes: torch.Tensor  # (draws * 9, nz): per draw Y at CENTRE and its 8 noisy neighbours
+
+
+def draw_equation(eq: Equation, pool_z: torch.Tensor, pick_labels, rng, draws: int, per_concept: int, scale: float,
+                  clip: float | None = None) -> tuple[EquationDraws | None, list[np.ndarray], str]:
+    """Draw `per_concept` exemplars of A, B and C among the pool codes `pick_labels` reads as each; Y and its neighbours.
+
+    Returns (draws or None, the qualifying pool indices per concept, why not: "" when drawn).
+    """
+    found, why = _exemplar_pools((eq.a, eq.b, eq.c), pick_labels, per_concept)
     if why:
-        return result
+        return None, found, why
     picks = [np.concatenate([rng.choice(f, per_concept, replace=False) for f in found]) for _ in range(draws)]  # (draws, 3k)
     seeds = [int(s) for s in rng.integers(2**31, size=draws)]
     exemplars = [pool_z[p].split(per_concept) for p in picks]  # per draw: (a, b, c) codes
     codes = torch.cat([arithmetic_codes(concept_arithmetic(*e), scale, s, clip) for e, s in zip(exemplars, seeds)])
+    return EquationDraws(picks, seeds, exemplars, codes), found, ""
+
+
+def majority_shows(concept: Concept, labels: Mapping[str, np.ndarray]) -> np.ndarray:
+    """Bool (draws,): labels of 9 codes per draw (as `EquationDraws.codes`) show `concept` on at least 5 of them."""
+    return concept.shown_by(labels).reshape(-1, 9).sum(1) >= 5
+
+
+def _run_equation(generator, instrument, eq: Equation, pool_z, pool_labels, pick_labels, rng, draws, per_concept, scale, clip):
+    members = (eq.a, eq.b, eq.c)
+    drawn, found, why = draw_equation(eq, pool_z, pick_labels, rng, draws, per_concept, scale, clip)
+    result = EquationResult(eq.name, eq.describe(), draws=0, chance=float(eq.target.shown_by(pool_labels).mean()),
+                            exemplars={c.name: len(f) for c, f in zip(members, found)}, skipped=why)
+    if why:
+        return result
+    picks, seeds, exemplars, codes = drawn.picks, drawn.seeds, drawn.exemplars, drawn.codes
     alone = [torch.cat([arithmetic_codes(concept_mean(e[i]), scale, s, clip) for e, s in zip(exemplars, seeds)]) for i in range(3)]
     labels = read_codes(generator, instrument, torch.cat([codes, alone[2], alone[0], alone[1]]))[1].labels()
     shown = eq.target.shown_by(labels).reshape(4, draws, 9)  # [0]: Y and its neighbours, [1]: C alone, same noise
     part = lambda i: {k: v[i * draws * 9 : (i + 1) * draws * 9] for k, v in labels.items()}  # noqa: E731
-    result.kept_by_mean = {
-        c.name: float((c.shown_by(part(i)).reshape(draws, 9).sum(1) >= 5).mean()) for c, i in ((eq.a, 2), (eq.b, 3), (eq.c, 1))
-    }
+    result.kept_by_mean = {c.name: float(majority_shows(c, part(i)).mean()) for c, i in ((eq.a, 2), (eq.b, 3), (eq.c, 1))}
     images = generate(generator, pool_z[np.concatenate(picks)])
     images = images.reshape(draws, 3, per_concept, *images.shape[1:])
     pixel = np.stack([pixel_arithmetic(*draw) for draw in images])
     result.draws = draws
-    result.majority = int((shown[0].sum(1) >= 5).sum())
+    result.majority = int(majority_shows(eq.target, part(0)).sum())
     result.all_nine = int(shown[0].all(1).sum())
     result.pixel = int(eq.target.shown_by(read_images(instrument, pixel).labels()).sum())
-    result.c_alone = int((shown[1].sum(1) >= 5).sum())
+    result.c_alone = int(majority_shows(eq.target, part(1)).sum())
     result.per_attribute = {
         _WORDS[k][0 if v else 1]: float((np.asarray(labels[k][: draws * 9], bool) == v).mean()) for k, v in eq.target.wants.items()
     }
@@ -811,6 +839,7 @@ def arithmetic_benchmark(
     mean images. An equation whose concepts have too few exemplars in the pool is skipped (`.skipped`).
     """
     from ..latent import sample_z
+    from .linear_ceiling import equation_ceilings
 
     if draws < 1 or pool < 1 or per_concept < 1:
         raise ValueError("draws, pool and per_concept must be at least 1")
@@ -823,7 +852,10 @@ def arithmetic_benchmark(
     results = []
     for eq in EQUATIONS.values():
         say(f"{eq.describe()}: {draws} draws")
-        results.append(_run_equation(generator, instrument, eq, pool_z, pool_labels, pick_labels, rng, draws, per_concept, scale, clip))
+        result = _run_equation(generator, instrument, eq, pool_z, pool_labels, pick_labels, rng, draws, per_concept, scale, clip)
+        if not result.skipped:
+            result.ceilings = equation_ceilings(eq, pool_z, pool_labels, per_concept=per_concept, scale=scale, seed=seed, clip=clip)
+        results.append(result)
     say(f"turn axis: {draws} draws")
     results.append(_run_turn(generator, instrument, pool_z, pool_labels, rng, draws, per_concept, scale, clip))
     return ArithmeticBenchmark(results, draws=draws, pool=pool, seed=seed, scale=scale, per_concept=per_concept, model=model_name,
@@ -854,10 +886,15 @@ def format_benchmark(report: ArithmeticBenchmark) -> str:
         lines.append(f"{'':<10}{r.equation}")
         if r.kept_by_mean:
             lines.append(f"{'':<10}averaging keeps the concept: " + ", ".join(f"mean({k}) {v:.0%}" for k, v in r.kept_by_mean.items()))
+        if r.ceilings:
+            c = r.ceilings
+            lines.append(f"{'':<10}ceiling, the same draws on exact half-spaces of z: any linear z {c['ideal']:.0%}, "
+                         f"one axis per attribute {c['axes']:.0%}, this model's linear part {c['fitted']:.0%}")
     lines.append(
         "majority: >= 5 of the 9 images (Y and 8 noisy neighbours) show the target; all 9: every one does; "
         "pixels: the same arithmetic on the exemplars' images (one image); C alone: mean(C) and its 8 neighbours, without "
         "A - B; chance: share of random samples already showing the target; averaging keeps: mean(exemplars) and its 8 neighbours "
-        "still show the concept (on a majority), which the arithmetic needs"
+        "still show the concept (on a majority), which the arithmetic needs; ceiling: what the protocol scores when every attribute "
+        "is exactly a half-space of z (at this pool's shares), so even a perfect linear model fails the draws it counts as failed"
     )
     return "\n".join(lines)
