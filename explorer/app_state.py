@@ -113,3 +113,7 @@ PROBE_N_TEST = "probe_n_test"
 PROBE_C = "probe_c"  # "auto" (picked on a validation split) or a fixed C
 PROBE_RUN = "probe_run"  # settings of the last run asked for with the button
 PROBE_SHOWN = "probe_shown"  # feature set whose confusion matrix is shown
+ARITH_BENCH_DRAWS = "arith_bench_draws"  # random draws of exemplars per equation in the benchmark
+ARITH_BENCH_PER = "arith_bench_per"  # exemplars per concept in the benchmark (paper: 3)
+ARITH_BENCH_SEED = "arith_bench_seed"  # seed of the benchmark's pool and draws
+ARITH_BENCH_RUN = "arith_bench_run"  # (draws, per concept, seed) of the last benchmark asked for

@@ -222,3 +222,29 @@ def test_learned_directions_are_fitted_on_request(models_dir):
     else:
         assert "Not fitted" in captions(at)
 
+
+
+def test_the_benchmark_runs_on_request_and_reads_each_equation_against_its_ceilings():
+    import json
+
+    at = run_page(PAGE, model="faces")  # the shipped faces model: the instrument finds every concept in it
+    assert "arith_bench_chart" not in [c.key for c in at.get("plotly_chart")]
+    at.selectbox(key="arith_bench_draws").set_value(20)
+    at.button(key="arith_bench_button").click().run(timeout=180)
+    assert_clean(at)
+    text = markdown(at)
+    assert re.search(r"man with glasses - man without glasses \+ woman without glasses = woman with glasses\*\*: \d+% of 20 draws", text)
+    assert re.search(r"mean\(looking left\) reads left and mean\(looking right\) reads right\*\*: \d+% of 20 draws", text)
+    assert "20 draws per equation, 3 exemplars per concept from a pool of 1000 samples" in captions(at)
+    chart = next(c for c in at.get("plotly_chart") if c.key == "arith_bench_chart")
+    bars = {t["name"]: t["y"] for t in json.loads(chart.proto.spec)["data"]}
+    assert len(bars) == 7 and all(len(v) == 2 for v in bars.values())  # smile and glasses
+    assert all(0.75 < v < 0.92 for v in bars["ceiling: any linear z"])  # the protocol's ceiling on a linear z (about 83%)
+    assert all(a > b for a, b in zip(bars["ceiling: one z axis per attribute"], bars["ceiling: any linear z"]))
+
+
+def test_the_benchmark_is_not_offered_for_a_model_the_face_instrument_cannot_read(models_dir):
+    at = run("rooms")
+    assert_clean(at)
+    assert not [b for b in at.button if b.key == "arith_bench_button"]
+    assert any("The benchmark reads every result with the face instrument: pick a 64-px faces model" in i.value for i in at.info)
