@@ -380,7 +380,8 @@ def _add_arithmetic_parser(sub) -> None:
                        description="Run the paper's face equations (smiling woman - neutral woman + neutral man; man with "
                        "glasses - man without glasses + woman without glasses; the turn axis) over many random draws of "
                        "exemplars picked by the face instrument, and print how often the result shows the target, against "
-                       "the same arithmetic in pixel space.",
+                       "the same arithmetic in pixel space and against the ceilings: the same draws on a z whose attributes "
+                       "are exact half-spaces (any linear z, one z axis per attribute, this model's linear part).",
                        formatter_class=DefaultsFormatter)
     p.add_argument("--model", required=True, help="checkpoint file, run folder, or model name (a 64-px faces model)")
     p.add_argument("--draws", type=int, default=100, help="random draws of exemplars per equation")
