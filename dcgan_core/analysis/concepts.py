@@ -895,6 +895,6 @@ def format_benchmark(report: ArithmeticBenchmark) -> str:
         "pixels: the same arithmetic on the exemplars' images (one image); C alone: mean(C) and its 8 neighbours, without "
         "A - B; chance: share of random samples already showing the target; averaging keeps: mean(exemplars) and its 8 neighbours "
         "still show the concept (on a majority), which the arithmetic needs; ceiling: what the protocol scores when every attribute "
-        "is exactly a half-space of z (at this pool's shares), so even a perfect linear model fails the draws it counts as failed"
+        "is exactly a half-space of z (at this pool's shares): the most a linear latent space can score"
     )
     return "\n".join(lines)
