@@ -41,6 +41,14 @@ def _matrix(z: torch.Tensor | np.ndarray) -> np.ndarray:
     return x.reshape(len(x), -1).astype(np.float64)
 
 
+def _nz_for(pool_z, shares: Mapping[str, float]) -> int:
+    """z's size, checked to hold one direction per attribute."""
+    nz = _matrix(pool_z).shape[1]
+    if len(shares) > nz:
+        raise ValueError(f"{len(shares)} attributes need at least as many z dimensions, z has {nz}")
+    return nz
+
+
 @dataclass(frozen=True)
 class HalfSpaces:
     """Attributes as half-spaces of z: `attribute` is present where z . normals[attribute] > offsets[attribute]."""
@@ -62,18 +70,14 @@ class HalfSpaces:
     @classmethod
     def ideal(cls, pool_z, shares: Mapping[str, float], seed: int = 0) -> HalfSpaces:
         """Orthogonal random directions, each cut so that `shares[attribute]` of the pool is on its "yes" side."""
-        nz = _matrix(pool_z).shape[1]
-        if len(shares) > nz:
-            raise ValueError(f"{len(shares)} attributes need at least as many z dimensions, z has {nz}")
+        nz = _nz_for(pool_z, shares)
         basis, _ = np.linalg.qr(np.random.default_rng(seed).standard_normal((nz, len(shares))))
         return cls._cut(pool_z, {k: basis[:, i] for i, k in enumerate(shares)}, shares)
 
     @classmethod
     def axes(cls, pool_z, shares: Mapping[str, float]) -> HalfSpaces:
         """Attribute i on z coordinate i: a G whose factors are disentangled along the axes of z."""
-        nz = _matrix(pool_z).shape[1]
-        if len(shares) > nz:
-            raise ValueError(f"{len(shares)} attributes need at least as many z dimensions, z has {nz}")
+        nz = _nz_for(pool_z, shares)
         return cls._cut(pool_z, {k: np.eye(nz)[i] for i, k in enumerate(shares)}, shares)
 
     @classmethod
