@@ -62,7 +62,7 @@ FORGET_MEASURED = "forget_measured"  # settings of the last measurement asked fo
 
 # vector arithmetic page (paper section 6.3.2, Figs. 7-8; learned directions)
 ARITH_SEED = "arith_seed"  # seed of the grid exemplars are picked from
-ARITH_BADGES = "arith_badges"  # show the face instrument's labels under the grid
+ARITH_BADGES = "arith_badges"  # + "_" + model name: show the face instrument's labels under the grid
 ARITH_ACTIVE = "arith_active"  # slot (0, 1, 2 = A, B, C) that clicks on the grid go to
 ARITH_NAME_PREFIX = "arith_name_"  # + slot: the slot's concept name ("smiling woman")
 ARITH_SLOTS_PREFIX = "arith_slots_"  # + model name: per slot, the picked exemplars [{"z", "seed", "index"}]

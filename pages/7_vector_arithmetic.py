@@ -367,7 +367,9 @@ for i, col in zip(SLOTS, slot_columns):
 c = st.columns([1, 1, 2.5])
 seed = int(c[0].number_input("Seed of the samples", 0, 2**31 - 1, 0, key=keys.ARITH_SEED, persist_state="session"))
 badges = c[1].toggle(
-    "Instrument labels", value=readable and problem is None, key=keys.ARITH_BADGES, disabled=not readable,
+    # one toggle per model: on by default where the instrument's labels mean something, and a model picked
+    # later gets its own default rather than the last model's choice (off on rooms, say)
+    "Instrument labels", value=readable and problem is None, key=f"{keys.ARITH_BADGES}_{model.name}", disabled=not readable,
     help="What the face instrument reads on each sample, to help you choose",
 )
 active = c[2].segmented_control(

@@ -195,6 +195,15 @@ def test_a_model_that_is_not_a_64_px_faces_model_is_warned_about(models_dir):
     assert slot_sizes(at, "rooms") == [3, 0, 0]  # the arithmetic itself works on any model
 
 
+def test_instrument_labels_are_on_for_a_faces_model_picked_after_one_they_are_off_for(models_dir):
+    at = run("rooms")
+    assert at.toggle(key="arith_badges_rooms").value is False  # readings of rooms would mean little
+    at.session_state["model"] = "faces_a"  # picked in the sidebar
+    at.run()
+    assert at.toggle(key="arith_badges_faces_a").value is True
+    assert any(c.value.startswith("Labels: M man") for c in at.caption)
+
+
 def test_two_slots_define_an_axis(models_dir):
     at = filled()
     at.selectbox(key="arith_axis_from").set_value("slot:0")
