@@ -62,7 +62,11 @@ FORGET_MEASURED = "forget_measured"  # settings of the last measurement asked fo
 
 # vector arithmetic page (paper section 6.3.2, Figs. 7-8; learned directions)
 ARITH_SEED = "arith_seed"  # seed of the grid exemplars are picked from
-ARITH_BADGES = "arith_badges"  # + "_" + model name: show the face instrument's labels under the grid
+ARITH_BENCH_DRAWS = "arith_bench_draws"  # random draws of exemplars per equation in the benchmark
+ARITH_BENCH_PER = "arith_bench_per"  # exemplars per concept in the benchmark (paper: 3)
+ARITH_BENCH_SEED = "arith_bench_seed"  # seed of the benchmark's pool and draws
+ARITH_BENCH_RUN = "arith_bench_run"  # (draws, per concept, seed) of the last benchmark asked for
+ARITH_BADGES_PREFIX = "arith_badges_"  # + model name: show the face instrument's labels under the grid
 ARITH_ACTIVE = "arith_active"  # slot (0, 1, 2 = A, B, C) that clicks on the grid go to
 ARITH_NAME_PREFIX = "arith_name_"  # + slot: the slot's concept name ("smiling woman")
 ARITH_SLOTS_PREFIX = "arith_slots_"  # + model name: per slot, the picked exemplars [{"z", "seed", "index"}]
@@ -113,7 +117,3 @@ PROBE_N_TEST = "probe_n_test"
 PROBE_C = "probe_c"  # "auto" (picked on a validation split) or a fixed C
 PROBE_RUN = "probe_run"  # settings of the last run asked for with the button
 PROBE_SHOWN = "probe_shown"  # feature set whose confusion matrix is shown
-ARITH_BENCH_DRAWS = "arith_bench_draws"  # random draws of exemplars per equation in the benchmark
-ARITH_BENCH_PER = "arith_bench_per"  # exemplars per concept in the benchmark (paper: 3)
-ARITH_BENCH_SEED = "arith_bench_seed"  # seed of the benchmark's pool and draws
-ARITH_BENCH_RUN = "arith_bench_run"  # (draws, per concept, seed) of the last benchmark asked for

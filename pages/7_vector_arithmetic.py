@@ -369,7 +369,7 @@ seed = int(c[0].number_input("Seed of the samples", 0, 2**31 - 1, 0, key=keys.AR
 badges = c[1].toggle(
     # one toggle per model: on by default where the instrument's labels mean something, and a model picked
     # later gets its own default rather than the last model's choice (off on rooms, say)
-    "Instrument labels", value=readable and problem is None, key=f"{keys.ARITH_BADGES}_{model.name}", disabled=not readable,
+    "Instrument labels", value=readable and problem is None, key=f"{keys.ARITH_BADGES_PREFIX}{model.name}", disabled=not readable,
     help="What the face instrument reads on each sample, to help you choose",
 )
 active = c[2].segmented_control(

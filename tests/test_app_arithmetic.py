@@ -232,7 +232,6 @@ def test_learned_directions_are_fitted_on_request(models_dir):
         assert "Not fitted" in captions(at)
 
 
-
 def test_the_benchmark_runs_on_request_and_reads_each_equation_against_its_ceilings():
     import json
 

@@ -76,6 +76,7 @@ def test_clicking_exemplars_into_three_slots_gives_the_arithmetic_of_those_sampl
             grid = groups.filter(has=page.get_by_role("button", name=f"#{GRID_SIZE - 1}", exact=True))
             grid.wait_for(timeout=60_000)
             slot_buttons = groups.filter(has_text="Clicks add to").locator("button")
+            grid_pill = lambda i: grid.get_by_role("button", name=f"#{i}", exact=True)  # noqa: E731
             assert slot_buttons.count() == 3 and grid.locator("button").count() == GRID_SIZE
 
             def wait_for_counts(counts: list[int]) -> None:
@@ -88,15 +89,14 @@ def test_clicking_exemplars_into_three_slots_gives_the_arithmetic_of_those_sampl
                     slot_buttons.get_by_text(f"{'ABC'[slot]}: {name}").click()
                     page.get_by_text(f"Click samples to add them to {'ABC'[slot]}: {name}").wait_for(timeout=30_000)
                 for i in indices:
-                    grid.get_by_role("button", name=f"#{i}", exact=True).click()
+                    grid_pill(i).click()
                     counts[slot] += 1
                     wait_for_counts(counts)
                 if slot == 0:  # a second click takes a sample out again
                     extra = next(i for i in range(GRID_SIZE) if i not in indices)
-                    pill = lambda: grid.get_by_role("button", name=f"#{extra}", exact=True)  # noqa: E731
-                    pill().click()
+                    grid_pill(extra).click()
                     wait_for_counts([4, 0, 0])
-                    pill().click()
+                    grid_pill(extra).click()
                     wait_for_counts([3, 0, 0])
 
             for slot, indices in enumerate(picks):  # each slot's caption names the samples it holds

@@ -764,7 +764,6 @@ def _run_equation(generator, instrument, eq: Equation, pool_z, pool_labels, pick
     picks, seeds, exemplars, codes = drawn.picks, drawn.seeds, drawn.exemplars, drawn.codes
     alone = [torch.cat([arithmetic_codes(concept_mean(e[i]), scale, s, clip) for e, s in zip(exemplars, seeds)]) for i in range(3)]
     labels = read_codes(generator, instrument, torch.cat([codes, alone[2], alone[0], alone[1]]))[1].labels()
-    shown = eq.target.shown_by(labels).reshape(4, draws, 9)  # [0]: Y and its neighbours, [1]: C alone, same noise
     part = lambda i: {k: v[i * draws * 9 : (i + 1) * draws * 9] for k, v in labels.items()}  # noqa: E731
     result.kept_by_mean = {c.name: float(majority_shows(c, part(i)).mean()) for c, i in ((eq.a, 2), (eq.b, 3), (eq.c, 1))}
     images = generate(generator, pool_z[np.concatenate(picks)])
@@ -772,7 +771,7 @@ def _run_equation(generator, instrument, eq: Equation, pool_z, pool_labels, pick
     pixel = np.stack([pixel_arithmetic(*draw) for draw in images])
     result.draws = draws
     result.majority = int(majority_shows(eq.target, part(0)).sum())
-    result.all_nine = int(shown[0].all(1).sum())
+    result.all_nine = int(eq.target.shown_by(part(0)).reshape(draws, 9).all(1).sum())
     result.pixel = int(eq.target.shown_by(read_images(instrument, pixel).labels()).sum())
     result.c_alone = int(majority_shows(eq.target, part(1)).sum())
     result.per_attribute = {
