@@ -16,7 +16,6 @@ import os
 import re
 
 import numpy as np
-import pytest
 
 from browser_support import CHROMIUM, CHROMIUM_FLAGS, ROOT, browser_available, streamlit_server  # noqa: F401 (fixture)
 
