@@ -95,7 +95,8 @@ def fitted_directions(_active, model_key: tuple, seed: int, n: int) -> concepts.
 @st.cache_data(max_entries=8, show_spinner=False)
 def attribute_layout(_model, model_key: tuple, seed: int, n: int) -> list[latent_geometry.AttributeGeometry]:
     """How linear and convex each attribute is in z (latent_geometry), on samples 0..n-1 of `seed`."""
-    return latent_geometry.attribute_geometry(_model.generator, face_instrument(), n=n, lines=30, means=100, seed=seed)
+    return latent_geometry.attribute_geometry(_model.generator, face_instrument(), n=n, lines=30, means=100, seed=seed,
+                                              smooth=False)
 
 
 def show_attribute_layout(seed: int, n: int) -> None:
@@ -121,6 +122,8 @@ def show_attribute_layout(seed: int, n: int) -> None:
         "is one side of a flat boundary: accuracy near 100% and means that keep it. Where a mean of 3 codes loses the attribute, "
         "concept averages (section 2) lose it too. Flips along a straight line between two codes: "
         + ", ".join(f"{ATTRIBUTE_WORDS[r.name]} {r.flips_per_line:.2f}" for r in rows)
+        + ". Labels changed by the 8 neighbours' noise (+-0.25), against a flat boundary at the same share: "
+        + ", ".join(f"{ATTRIBUTE_WORDS[r.name]} {r.noise_flips:.0%} ({r.noise_flips_linear:.0%})" for r in rows)
         + " (`python -m dcgan_core.analysis.latent_geometry` prints the full table)."
     )
 

@@ -42,3 +42,12 @@ class GlassesAtEitherEnd(StripesInstrument):
         out = super().forward(x)
         out[:, 0] = 50 * (x[:, 0, 8:24].mean((1, 2)).abs() - 0.5)
         return out
+
+
+class GlassesInStripes(StripesInstrument):
+    """Glasses where sin(8 pi z0) > 0: eight thin slabs of z, so a small step in z0 often takes them off."""
+
+    def forward(self, x):
+        out = super().forward(x)
+        out[:, 0] = 50 * torch.sin(8 * torch.pi * x[:, 0, 8:24].mean((1, 2)))
+        return out

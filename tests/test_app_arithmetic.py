@@ -224,6 +224,7 @@ def test_learned_directions_are_fitted_on_request(models_dir):
     fitted = [s.key for s in at.slider if s.key.startswith("arith_dir_amount_")]
     if fitted:  # an untrained model may draw no attribute the instrument can tell apart
         assert "How each attribute lies in z (500 samples of seed 0)" in captions(at)
+        assert "Labels changed by the 8 neighbours' noise" in captions(at)
         assert at.get("plotly_chart")  # linear separability and convexity per attribute
         at.slider(key=fitted[0]).set_value(2.0).run()
         assert_clean(at)

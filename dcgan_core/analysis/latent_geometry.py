@@ -7,6 +7,13 @@ For each attribute the face instrument reads on generated faces, this measures:
 - share:      samples that show it ("turn": looking right, among those clearly turned);
 - linear:     held-out accuracy of a logistic regression in z (InterFaceGAN's separability);
 - quadratic:  the same on [z, z^2]; far above "linear" would mean a curved boundary;
+- smooth:     the same for a small neural network (MLP) on z: any smooth boundary it can learn
+              from these samples; near "linear" as well means the attribute is not a smooth
+              function of z at all, but a fragmented one;
+- noise flips: share of samples whose label changes under the paper's neighbour noise (uniform
+              +-0.25 per coordinate, as Y's 8 neighbours get), against what an exact half-space
+              of z along the fitted normal at the same share would give: a rough attribute
+              flips far more often than its flat counterpart;
 - flips:      label changes along a straight line between two random codes (33 points):
               about 1 means one boundary crossed, many would mean a fragmented region;
 - kept (yes / no): share of means of 3 random codes of that side that still show it, which is
@@ -25,9 +32,10 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import torch
 
-from .concepts import TURN_SELECT, binary_targets, fit_directions, read_codes
+from .concepts import NOISE_SCALE, TURN_SELECT, binary_targets, fit_directions, read_codes
 
 LINE_POINTS = 33  # points per straight line between two random codes
+NOISE_SAMPLES = 2000  # samples read again with the neighbour noise (at most n)
 
 
 @dataclass
@@ -39,6 +47,9 @@ class AttributeGeometry:
     flips_per_line: float  # mean label changes along a line of LINE_POINTS codes
     kept_yes: float  # share of means of 3 "yes" codes that read "yes"
     kept_no: float  # the same for "no"
+    smooth: float = float("nan")  # held-out accuracy of an MLP on z
+    noise_flips: float = float("nan")  # share of samples whose label changes under uniform noise of NOISE_SCALE
+    noise_flips_linear: float = float("nan")  # the same for a half-space of z along the fitted normal, at the same share
 
 
 def _sides(labels: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
@@ -53,10 +64,33 @@ def _sides(labels: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     return out
 
 
+def smooth_accuracy(x: np.ndarray, y: np.ndarray, seed: int = 0, test_fraction: float = 0.25) -> float:
+    """Held-out accuracy of a two-layer MLP predicting bool y from x (the split as `fit_directions` makes it)."""
+    from sklearn.neural_network import MLPClassifier
+
+    rng = np.random.default_rng(seed)
+    is_test = np.zeros(len(x), bool)
+    is_test[rng.permutation(len(x))[: int(round(len(x) * test_fraction))]] = True
+    if len(np.unique(y[~is_test])) < 2 or not is_test.any():
+        return float("nan")
+    mlp = MLPClassifier((256, 256), max_iter=300, early_stopping=True, random_state=seed)
+    return float(mlp.fit(x[~is_test], y[~is_test]).score(x[is_test], y[is_test]))
+
+
+def half_space_flips(x: np.ndarray, x_noisy: np.ndarray, normal: np.ndarray, share: float) -> float:
+    """Share of codes that change side of the half-space {x . normal > t} (t cut at `share`) when x becomes x_noisy."""
+    p, q = x @ normal, x_noisy @ normal
+    t = np.quantile(p, 1 - share)
+    return float(((p > t) != (q > t)).mean())
+
+
 def attribute_geometry(
-    generator, instrument, n: int = 8000, lines: int = 50, means: int = 300, seed: int = 0
+    generator, instrument, n: int = 8000, lines: int = 50, means: int = 300, seed: int = 0, smooth: bool = True
 ) -> list[AttributeGeometry]:
-    """The table above for one generator, on n samples of z seed `seed` (G in eval mode, not modified)."""
+    """The table above for one generator, on n samples of z seed `seed` (G in eval mode, not modified).
+
+    `smooth=False` skips the MLP (the slowest part: some seconds per attribute at n=8000).
+    """
     from ..latent import sample_z
 
     if n < 100 or lines < 1 or means < 1:
@@ -84,6 +118,12 @@ def attribute_geometry(
                 owners.append((attr, value))
     read_means = _sides(read_codes(generator, instrument, torch.cat(picks))[1].labels()) if picks else {}
 
+    k = min(n, NOISE_SAMPLES)
+    noise = (torch.rand(z[:k].shape, generator=torch.Generator().manual_seed(seed + 2)) * 2 - 1) * NOISE_SCALE
+    noisy = read_codes(generator, instrument, z[:k] + noise)[1].labels()
+    noisy_sides = {**_sides(noisy), "turn": (np.asarray(noisy["turn"]) > 0).astype(np.int8)}  # turn: which way, however little
+    x_noisy = (z[:k] + noise).flatten(1).numpy().astype(np.float64)
+
     out = []
     for attr, (use, y) in binary_targets(labels).items():
         if attr not in linear:
@@ -97,10 +137,18 @@ def attribute_geometry(
             flips = [int(np.sum(np.diff(r[r >= 0]) != 0)) for r in steps]
         else:
             flips = list(np.sum(np.diff(steps, axis=1) != 0, axis=1))
+        before = sides[attr][:k]  # 1 / 0, or -1 where unused (turn: frontal)
+        used = before >= 0
+        after = noisy_sides[attr][used]
+        changed = after != before[used]
         out.append(AttributeGeometry(
             attr, float(y.mean()), linear[attr].accuracy,
             quadratic[attr].accuracy if attr in quadratic else float("nan"),
             float(np.mean(flips)), kept.get(1, float("nan")), kept.get(0, float("nan")),
+            smooth=smooth_accuracy(x[use], y, seed) if smooth else float("nan"),
+            noise_flips=float(changed.mean()) if used.any() else float("nan"),
+            noise_flips_linear=half_space_flips(x[:k][used], x_noisy[used], linear[attr].normal, float(before[used].mean()))
+            if used.any() else float("nan"),
         ))
     return out
 
@@ -108,17 +156,23 @@ def attribute_geometry(
 def format_geometry(rows: list[AttributeGeometry], about: str = "") -> str:
     lines = [
         f"how face attributes lie in z{': ' + about if about else ''}",
-        f"{'attribute':<11}{'share':>7}{'linear':>8}{'quadratic':>11}{'flips':>7}{'kept yes':>10}{'kept no':>9}",
+        f"{'attribute':<11}{'share':>7}{'linear':>8}{'quadratic':>11}{'smooth':>8}{'flips':>7}{'kept yes':>10}{'kept no':>9}"
+        f"{'noise flips':>13}{'half-space':>12}",
     ]
     for r in rows:
-        lines.append(f"{r.name:<11}{r.share:>7.0%}{r.linear:>8.1%}{r.quadratic:>11.1%}{r.flips_per_line:>7.2f}"
-                     f"{r.kept_yes:>10.0%}{r.kept_no:>9.0%}")
+        lines.append(f"{r.name:<11}{r.share:>7.0%}{r.linear:>8.1%}{r.quadratic:>11.1%}{_pct(r.smooth):>8}{r.flips_per_line:>7.2f}"
+                     f"{r.kept_yes:>10.0%}{r.kept_no:>9.0%}{_pct(r.noise_flips):>13}{_pct(r.noise_flips_linear):>12}")
     lines.append(
-        "linear / quadratic: held-out accuracy of a logistic regression on z / on [z, z^2]; flips: label changes along a "
-        f"straight line between two random codes ({LINE_POINTS} points); kept: means of 3 codes of that side that still "
-        "show it (turn: yes = looking right)"
+        "linear / quadratic / smooth: held-out accuracy of a logistic regression on z / on [z, z^2] / of an MLP on z; "
+        f"flips: label changes along a straight line between two random codes ({LINE_POINTS} points); kept: means of 3 codes "
+        f"of that side that still show it; noise flips: samples whose label changes under uniform noise +-{NOISE_SCALE} "
+        "(as Y's 8 neighbours get), against a half-space of z along the fitted normal at the same share (turn: yes = looking right)"
     )
     return "\n".join(lines)
+
+
+def _pct(v: float) -> str:
+    return "-" if v != v else f"{v:.1%}"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -136,13 +190,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--lines", type=int, default=50, help="straight lines between random codes")
     parser.add_argument("--means", type=int, default=300, help="means of 3 codes per attribute and side")
     parser.add_argument("--seed", type=int, default=0, help="seed of the samples and draws")
+    parser.add_argument("--no-smooth", action="store_true", help="skip the MLP column (the slowest part)")
     parser.add_argument("--instrument", help="face instrument file (default: the shipped one)")
     parser.add_argument("--json", action="store_true", help="print JSON")
     args = parser.parse_args(argv)
     try:
         model = load_model(resolve_checkpoint(args.model))
         instrument = load_instrument(args.instrument or default_instrument_path("faces"), kind="faces")
-        rows = attribute_geometry(model.generator, instrument, n=args.n, lines=args.lines, means=args.means, seed=args.seed)
+        rows = attribute_geometry(model.generator, instrument, n=args.n, lines=args.lines, means=args.means, seed=args.seed,
+                                  smooth=not args.no_smooth)
     except (ValueError, FileNotFoundError, CheckpointError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
