@@ -62,6 +62,7 @@ FORGET_MEASURED = "forget_measured"  # settings of the last measurement asked fo
 
 # vector arithmetic page (paper section 6.3.2, Figs. 7-8; learned directions)
 ARITH_SEED = "arith_seed"  # seed of the grid exemplars are picked from
+ARITH_SWITCH = "arith_switch"  # button: pick a faces model when the sidebar's is not one
 ARITH_BENCH_DRAWS = "arith_bench_draws"  # random draws of exemplars per equation in the benchmark
 ARITH_BENCH_PER = "arith_bench_per"  # exemplars per concept in the benchmark (paper: 3)
 ARITH_BENCH_SEED = "arith_bench_seed"  # seed of the benchmark's pool and draws

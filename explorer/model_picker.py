@@ -179,6 +179,22 @@ def require_model(image_size: int | None = None, what: str = "this page") -> Act
     return active
 
 
+def entries_of_dataset(dataset: str, image_size: int | None = None) -> list[str]:
+    """Names of the models found that were trained on `dataset` (at `image_size` px when given), in the picker's order."""
+    entries, _ = list_models()
+    return [
+        e.name
+        for e in entries
+        if (e.meta.get("dataset") or (e.meta.get("train_config") or {}).get("dataset")) == dataset
+        and (image_size is None or e.config.get("image_size") == image_size)
+    ]
+
+
+def switch_model(name: str) -> None:
+    """Pick model `name` in the sidebar (a button callback: runs before the picker is drawn again)."""
+    st.session_state[app_state.MODEL] = name
+
+
 def compatible_entries(active: ActiveModel) -> list[ModelEntry]:
     """Other models whose z means the same numbers (same nz and prior): the same z can be fed to all."""
     entries, _ = list_models()

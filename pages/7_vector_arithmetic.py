@@ -27,7 +27,7 @@ from dcgan_core.images import image_grid  # noqa: E402
 from dcgan_core.latent import sample_z  # noqa: E402
 from explorer import app_state as keys  # noqa: E402
 from explorer import renderer, widgets  # noqa: E402
-from explorer.model_picker import require_model  # noqa: E402
+from explorer.model_picker import entries_of_dataset, require_model, switch_model  # noqa: E402
 
 GRID_SIZE = 32  # samples offered for picking
 GRID_COLUMNS = 8
@@ -339,6 +339,10 @@ elif problem:
         "with a grain of salt here (pick a 64-px faces model for meaningful ones).",
         icon=":material/warning:",
     )
+    faces_models = [n for n in entries_of_dataset("faces", image_size=64) if n != model.name]
+    if faces_models:
+        st.button(f"Switch to the **{faces_models[0]}** model", key=keys.ARITH_SWITCH, icon=":material/face:",
+                  on_click=switch_model, args=(faces_models[0],))
 slots = slots_of(model)
 revision = st.session_state.get(keys.ARITH_REVISION, 0)
 

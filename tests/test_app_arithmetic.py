@@ -195,6 +195,17 @@ def test_a_model_that_is_not_a_64_px_faces_model_is_warned_about(models_dir):
     assert slot_sizes(at, "rooms") == [3, 0, 0]  # the arithmetic itself works on any model
 
 
+def test_one_click_switches_from_a_rooms_model_to_a_faces_model(models_dir):
+    at = run("rooms")
+    assert at.button(key="arith_switch").label == "Switch to the **faces_a** model"
+    at.button(key="arith_switch").click().run()
+    assert_clean(at)
+    assert at.session_state["model"] == "faces_a"
+    assert at.selectbox(key="model").value == "faces_a"  # the sidebar says so too
+    assert not any("grain of salt" in w.value for w in at.warning)
+    assert not [b for b in at.button if b.key == "arith_switch"]  # nothing to switch to any more
+
+
 def test_instrument_labels_are_on_for_a_faces_model_picked_after_one_they_are_off_for(models_dir):
     at = run("rooms")
     assert at.toggle(key="arith_badges_rooms").value is False  # readings of rooms would mean little
