@@ -388,7 +388,9 @@ def _add_arithmetic_parser(sub) -> None:
     p.add_argument("--pool", type=int, default=2000, help="labelled samples the exemplars are picked from")
     p.add_argument("--per-concept", type=int, default=3, help="exemplars averaged per concept (paper: 3)")
     p.add_argument("--scale", type=float, default=0.25, help="uniform noise around Y for the 8 neighbours (paper: 0.25)")
-    p.add_argument("--seed", type=int, default=0, help="seed of the pool, the draws and the noise")
+    p.add_argument("--seed", type=int, nargs="+", default=[0],
+                   help="seed of the pool, the draws and the noise; several (--seed 0 1 2) run the benchmark once per "
+                   "seed and end with each equation's rate per seed, mean and standard error")
     p.add_argument("--confidence", type=float, default=0.5,
                    help="exemplars need the instrument's P >= this for each wanted attribute (<= 1 - this for 'without')")
     p.add_argument("--instrument", help="face instrument file (when not given: the shipped models/instruments/faces.safetensors)")
@@ -398,7 +400,7 @@ def _add_arithmetic_parser(sub) -> None:
 
 
 def cmd_arithmetic(args) -> int:
-    from .analysis.concepts import arithmetic_benchmark, face_instrument_problem, format_benchmark
+    from .analysis.concepts import arithmetic_benchmark, face_instrument_problem, format_benchmark, format_seeds
     from .analysis.instruments import default_instrument_path, load_instrument
     from .checkpoints import load_model
     from .device import resolve_device
@@ -413,12 +415,20 @@ def cmd_arithmetic(args) -> int:
     if problem:
         print(f"warning: {model.path}: {problem}", file=sys.stderr)
     instrument = load_instrument(args.instrument or default_instrument_path("faces"), kind="faces")
-    report = arithmetic_benchmark(
-        model.generator, instrument, draws=args.draws, pool=args.pool, seed=args.seed, scale=args.scale,
-        per_concept=args.per_concept, confidence=args.confidence, model_name=f"{model.path} (step {model.checkpoint.step})",
-        progress=None if args.json else (lambda msg: print(msg, file=sys.stderr)),
-    )
-    print(json.dumps(report.as_dict(), indent=2) if args.json else format_benchmark(report))
+    reports = []
+    for seed in args.seed:
+        report = arithmetic_benchmark(
+            model.generator, instrument, draws=args.draws, pool=args.pool, seed=seed, scale=args.scale,
+            per_concept=args.per_concept, confidence=args.confidence, model_name=f"{model.path} (step {model.checkpoint.step})",
+            progress=None if args.json else (lambda msg, s=seed: print(f"seed {s}: {msg}", file=sys.stderr)),
+        )
+        reports.append(report)
+        if not args.json:
+            print(format_benchmark(report) + ("\n" if len(args.seed) > 1 else ""), flush=True)
+    if args.json:
+        print(json.dumps(reports[0].as_dict() if len(reports) == 1 else [r.as_dict() for r in reports], indent=2))
+    elif len(reports) > 1:
+        print(format_seeds(reports))
     return 0
 
 

@@ -265,3 +265,27 @@ def test_dcgan_arithmetic_command_prints_the_table(tmp_path, capsys):
     assert code == 0
     assert "equation" in out.out and "majority" in out.out and "turn" in out.out
     assert "32-px model of faces" in out.err  # warned: the instrument reads 64-px faces
+
+
+def test_benchmarks_over_several_seeds_are_summarised_per_equation():
+    reports = [concepts.arithmetic_benchmark(StripesGenerator().eval(), StripesInstrument(), draws=20, pool=400, seed=s) for s in (0, 1)]
+    text = concepts.format_seeds(reports)
+    glasses = next(line for line in text.splitlines() if line.startswith("glasses"))
+    rates = [r.rates()["majority"] for rep in reports for r in rep.results if r.name == "glasses"]
+    assert glasses.startswith(f"glasses   {rates[0]:.0%}, {rates[1]:.0%}: mean {sum(rates) / 2:.0%} (s.e. ")
+    assert "ceiling (any linear z)" in glasses and "over seeds 0, 1" in text
+    with pytest.raises(ValueError, match="no benchmarks"):
+        concepts.format_seeds([])
+
+
+def test_dcgan_arithmetic_over_several_seeds_ends_with_the_summary(tmp_path, capsys):
+    cfg = ModelConfig(image_size=64, nz=16, ngf=8, ndf=8)
+    model = tmp_path / "tiny.safetensors"
+    save_checkpoint(model, Checkpoint(model_config=cfg, generator=Generator(cfg).state_dict(), meta={"dataset": "faces"}))
+    instrument = tmp_path / "faces.safetensors"
+    save_instrument(instrument, FaceInstrument(width=4))
+    assert main(["arithmetic", "--model", str(model), "--draws", "2", "--pool", "64", "--instrument", str(instrument),
+                 "--seed", "3", "4"]) == 0
+    out = capsys.readouterr()
+    assert out.out.count("vector arithmetic on") == 3  # a table per seed, then the summary
+    assert "over seeds 3, 4" in out.out and "seed 4: labelling a pool" in out.err

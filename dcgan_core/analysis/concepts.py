@@ -897,3 +897,28 @@ def format_benchmark(report: ArithmeticBenchmark) -> str:
         "is exactly a half-space of z (at this pool's shares): the most a linear latent space can score"
     )
     return "\n".join(lines)
+
+
+def format_seeds(reports: Sequence[ArithmeticBenchmark]) -> str:
+    """One line per equation over benchmarks that differ only in their seed: each seed's rate, the mean and its spread.
+
+    One run of 100 draws is uncertain by about 5 points; the seeds show how far a figure moves with
+    other exemplars, which is what a comparison between two models has to beat.
+    """
+    if not reports:
+        raise ValueError("no benchmarks to summarise")
+    seeds = [r.seed for r in reports]
+    lines = [f"vector arithmetic on {reports[0].model or 'the model'} over seeds {', '.join(map(str, seeds))}: "
+             f"{reports[0].draws} draws each, {reports[0].per_concept} exemplars per concept (success: >= 5 of 9 images)"]
+    for i, first in enumerate(reports[0].results):
+        runs = [r.results[i] for r in reports]
+        if any(x.skipped for x in runs):
+            lines.append(f"{first.name:<9} skipped for some seed: {next(x.skipped for x in runs if x.skipped)}")
+            continue
+        rates = np.array([x.rates()["majority"] for x in runs])
+        pixel = np.array([x.rates()["pixel"] for x in runs])
+        spread = f" (s.e. {rates.std(ddof=1) / np.sqrt(len(rates)):.0%})" if len(rates) > 1 else ""
+        ceiling = f", ceiling (any linear z) {np.mean([x.ceilings['ideal'] for x in runs]):.0%}" if first.ceilings else ""
+        lines.append(f"{first.name:<9} {', '.join(f'{r:.0%}' for r in rates)}: mean {rates.mean():.0%}{spread}; "
+                     f"pixel space {pixel.mean():.0%}{ceiling}")
+    return "\n".join(lines)
