@@ -254,13 +254,18 @@ def test_benchmark_skips_an_equation_without_exemplars_and_says_why():
     assert next(r for r in report.results if r.name == "smile").draws == 3
 
 
-def test_dcgan_arithmetic_command_prints_the_table(tmp_path, capsys):
-    cfg = ModelConfig(image_size=32, nz=16, ngf=8, ndf=8)
+def tiny_faces_files(tmp_path, image_size: int) -> list[str]:
+    """`dcgan arithmetic` arguments naming an untrained faces model and an untrained face instrument, saved in tmp_path."""
+    cfg = ModelConfig(image_size=image_size, nz=16, ngf=8, ndf=8)
     model = tmp_path / "tiny.safetensors"
     save_checkpoint(model, Checkpoint(model_config=cfg, generator=Generator(cfg).state_dict(), meta={"dataset": "faces"}))
     instrument = tmp_path / "faces.safetensors"
     save_instrument(instrument, FaceInstrument(width=4))
-    code = main(["arithmetic", "--model", str(model), "--draws", "2", "--pool", "64", "--instrument", str(instrument)])
+    return ["--model", str(model), "--instrument", str(instrument)]
+
+
+def test_dcgan_arithmetic_command_prints_the_table(tmp_path, capsys):
+    code = main(["arithmetic", *tiny_faces_files(tmp_path, 32), "--draws", "2", "--pool", "64"])
     out = capsys.readouterr()
     assert code == 0
     assert "equation" in out.out and "majority" in out.out and "turn" in out.out
@@ -279,13 +284,7 @@ def test_benchmarks_over_several_seeds_are_summarised_per_equation():
 
 
 def test_dcgan_arithmetic_over_several_seeds_ends_with_the_summary(tmp_path, capsys):
-    cfg = ModelConfig(image_size=64, nz=16, ngf=8, ndf=8)
-    model = tmp_path / "tiny.safetensors"
-    save_checkpoint(model, Checkpoint(model_config=cfg, generator=Generator(cfg).state_dict(), meta={"dataset": "faces"}))
-    instrument = tmp_path / "faces.safetensors"
-    save_instrument(instrument, FaceInstrument(width=4))
-    assert main(["arithmetic", "--model", str(model), "--draws", "2", "--pool", "64", "--instrument", str(instrument),
-                 "--seed", "3", "4"]) == 0
+    assert main(["arithmetic", *tiny_faces_files(tmp_path, 64), "--draws", "2", "--pool", "64", "--seed", "3", "4"]) == 0
     out = capsys.readouterr()
     assert out.out.count("vector arithmetic on") == 3  # a table per seed, then the summary
     assert "over seeds 3, 4" in out.out and "seed 4: labelling a pool" in out.err
