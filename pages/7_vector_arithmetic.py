@@ -644,6 +644,12 @@ BENCH_BARS = (  # (label, colour, value of an EquationResult)
     ("ceiling: any linear z", "#54a24b", lambda r: r.ceilings.get("ideal", float("nan"))),
     ("ceiling: one z axis per attribute", "#2f7d32", lambda r: r.ceilings.get("axes", float("nan"))),
 )
+MEASURED_BARS = 3  # the first bars are rates over the draws: they get +-1 standard error (the ceilings' 4,000 draws need none)
+
+
+def standard_error(rate: float, draws: int) -> float:
+    """One standard error of a success rate over `draws` independent draws (binomial)."""
+    return (rate * (1 - rate) / max(draws, 1)) ** 0.5
 
 
 @st.cache_data(max_entries=8, show_spinner=False)
@@ -682,8 +688,10 @@ def benchmark_section() -> None:
     if done:
         fig = go.Figure([
             go.Bar(name=label, x=[r.equation.split(" = ")[-1] for r in done], y=[value(r) for r in done], marker_color=color,
+                   error_y=dict(type="data", array=[standard_error(value(r), r.draws) for r in done], color="#555", thickness=1)
+                   if i < MEASURED_BARS else None,
                    hovertemplate="%{x}: %{y:.0%}<extra>" + label + "</extra>")
-            for label, color, value in BENCH_BARS
+            for i, (label, color, value) in enumerate(BENCH_BARS)
         ])
         fig.update_layout(barmode="group", yaxis=dict(range=[0, 1], tickformat=".0%"), height=340,
                           margin=dict(l=10, r=10, t=30, b=10), legend=dict(orientation="h", y=1.25))
@@ -702,6 +710,7 @@ def benchmark_section() -> None:
     st.caption(
         f"{report.draws} draws per equation, {report.per_concept} exemplars per concept from a pool of {report.pool} samples "
         f"(seed {report.seed}), noise ±{report.scale:g}; ceilings over {CEILING_DRAWS:,} draws on half-spaces cut at the pool's own shares. "
+        "Whiskers: one standard error of a measured rate over the draws (about 5 points at 100 draws). "
         "Even a perfectly linear z fails the draws whose 3 'with' exemplars sit near the boundary and whose 'without' ones "
         "sit far from it; more exemplars per concept raise every ceiling."
     )

@@ -259,6 +259,10 @@ def test_the_benchmark_runs_on_request_and_reads_each_equation_against_its_ceili
     chart = next(c for c in at.get("plotly_chart") if c.key == "arith_bench_chart")
     bars = {t["name"]: t["y"] for t in json.loads(chart.proto.spec)["data"]}
     assert len(bars) == 7 and all(len(v) == 2 for v in bars.values())  # smile and glasses
+    whiskers = {t["name"]: t.get("error_y", {}).get("array") for t in json.loads(chart.proto.spec)["data"]}
+    rate = bars["in z (measured)"][1]
+    assert whiskers["in z (measured)"][1] == pytest.approx((rate * (1 - rate) / 20) ** 0.5)  # one standard error over 20 draws
+    assert whiskers["ceiling: any linear z"] is None  # 4,000 draws: no whisker worth drawing
     assert all(0.75 < v < 0.92 for v in bars["ceiling: any linear z"])  # the protocol's ceiling on a linear z (about 83%)
     assert all(a > b for a, b in zip(bars["ceiling: one z axis per attribute"], bars["ceiling: any linear z"]))
 

@@ -7,9 +7,9 @@ For each attribute the face instrument reads on generated faces, this measures:
 - share:      samples that show it ("turn": looking right, among those clearly turned);
 - linear:     held-out accuracy of a logistic regression in z (InterFaceGAN's separability);
 - quadratic:  the same on [z, z^2]; far above "linear" would mean a curved boundary;
-- smooth:     the same for a small neural network (MLP) on z: any smooth boundary it can learn
-              from these samples; near "linear" as well means the attribute is not a smooth
-              function of z at all, but a fragmented one;
+- smooth:     the same for a small neural network (MLP) on z: a curved boundary it can learn
+              from these samples; near "linear" as well means no smooth boundary that this many
+              samples reveal (a fragmented region, or one too finely curved to learn);
 - noise flips: share of samples whose label changes under the paper's neighbour noise (uniform
               +-0.25 per coordinate, as Y's 8 neighbours get), against what an exact half-space
               of z along the fitted normal at the same share would give: a rough attribute
