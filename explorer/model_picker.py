@@ -185,8 +185,7 @@ def entries_of_dataset(dataset: str, image_size: int | None = None) -> list[str]
     return [
         e.name
         for e in entries
-        if (e.meta.get("dataset") or (e.meta.get("train_config") or {}).get("dataset")) == dataset
-        and (image_size is None or e.config.get("image_size") == image_size)
+        if e.meta.get("dataset") == dataset and (image_size is None or e.config.get("image_size") == image_size)
     ]
 
 

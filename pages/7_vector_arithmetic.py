@@ -635,16 +635,15 @@ st.markdown(
     "every attribute is exactly a half-space (no generator): what the protocol allows a perfectly linear model "
     "(`dcgan arithmetic` prints the same table)."
 )
-BENCH_BARS = (  # (label, colour, value of an EquationResult)
-    ("in z (measured)", "#4c78a8", lambda r: r.rates()["majority"]),
-    ("pixel space", "#e45756", lambda r: r.rates()["pixel"]),
-    ("C alone (no A − B)", "#bab0ac", lambda r: r.rates().get("c_alone", 0.0)),
-    ("target among random samples", "#d8d8d8", lambda r: r.chance),
-    ("ceiling: this model's linear part", "#72b7b2", lambda r: r.ceilings.get("fitted", float("nan"))),
-    ("ceiling: any linear z", "#54a24b", lambda r: r.ceilings.get("ideal", float("nan"))),
-    ("ceiling: one z axis per attribute", "#2f7d32", lambda r: r.ceilings.get("axes", float("nan"))),
+BENCH_BARS = (  # (label, colour, value of an EquationResult, measured over the draws: gets +-1 standard error)
+    ("in z (measured)", "#4c78a8", lambda r: r.rates()["majority"], True),
+    ("pixel space", "#e45756", lambda r: r.rates()["pixel"], True),
+    ("C alone (no A − B)", "#bab0ac", lambda r: r.rates().get("c_alone", 0.0), True),
+    ("target among random samples", "#d8d8d8", lambda r: r.chance, False),
+    ("ceiling: this model's linear part", "#72b7b2", lambda r: r.ceilings.get("fitted", float("nan")), False),
+    ("ceiling: any linear z", "#54a24b", lambda r: r.ceilings.get("ideal", float("nan")), False),  # 4,000 draws: no whisker
+    ("ceiling: one z axis per attribute", "#2f7d32", lambda r: r.ceilings.get("axes", float("nan")), False),
 )
-MEASURED_BARS = 3  # the first bars are rates over the draws: they get +-1 standard error (the ceilings' 4,000 draws need none)
 
 
 def standard_error(rate: float, draws: int) -> float:
@@ -689,9 +688,9 @@ def benchmark_section() -> None:
         fig = go.Figure([
             go.Bar(name=label, x=[r.equation.split(" = ")[-1] for r in done], y=[value(r) for r in done], marker_color=color,
                    error_y=dict(type="data", array=[standard_error(value(r), r.draws) for r in done], color="#555", thickness=1)
-                   if i < MEASURED_BARS else None,
+                   if measured else None,
                    hovertemplate="%{x}: %{y:.0%}<extra>" + label + "</extra>")
-            for i, (label, color, value) in enumerate(BENCH_BARS)
+            for label, color, value, measured in BENCH_BARS
         ])
         fig.update_layout(barmode="group", yaxis=dict(range=[0, 1], tickformat=".0%"), height=340,
                           margin=dict(l=10, r=10, t=30, b=10), legend=dict(orientation="h", y=1.25))

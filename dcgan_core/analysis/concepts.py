@@ -506,6 +506,13 @@ class FittedDirections:
         return {k: d.normal for k, d in self.directions.items()}
 
 
+def held_out(n: int, test_fraction: float, seed: int) -> np.ndarray:
+    """Bool (n,): a random `test_fraction` of n samples (from `seed`) held out for testing."""
+    is_test = np.zeros(n, bool)
+    is_test[np.random.default_rng(seed).permutation(n)[: int(round(n * test_fraction))]] = True
+    return is_test
+
+
 def fit_directions(
     z: np.ndarray | torch.Tensor,
     labels: Mapping[str, np.ndarray],
@@ -534,9 +541,7 @@ def fit_directions(
     if not 0 < test_fraction < 1:
         raise ValueError(f"test_fraction must be between 0 and 1, got {test_fraction}")
     x_all = np.asarray(z.detach().cpu().numpy() if torch.is_tensor(z) else z, dtype=np.float64)
-    rng = np.random.default_rng(seed)
-    is_test = np.zeros(len(x_all), bool)
-    is_test[rng.permutation(len(x_all))[: int(round(len(x_all) * test_fraction))]] = True
+    is_test = held_out(len(x_all), test_fraction, seed)
     fitted: dict[str, Direction] = {}
     skipped: dict[str, str] = {}
     for attr, (use, y) in binary_targets(labels).items():

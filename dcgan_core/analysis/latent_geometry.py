@@ -32,7 +32,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import torch
 
-from .concepts import NOISE_SCALE, TURN_SELECT, binary_targets, fit_directions, read_codes
+from .concepts import NOISE_SCALE, TURN_SELECT, binary_targets, fit_directions, held_out, read_codes
 
 LINE_POINTS = 33  # points per straight line between two random codes
 NOISE_SAMPLES = 2000  # samples read again with the neighbour noise (at most n)
@@ -68,9 +68,7 @@ def smooth_accuracy(x: np.ndarray, y: np.ndarray, seed: int = 0, test_fraction: 
     """Held-out accuracy of a two-layer MLP predicting bool y from x (the split as `fit_directions` makes it)."""
     from sklearn.neural_network import MLPClassifier
 
-    rng = np.random.default_rng(seed)
-    is_test = np.zeros(len(x), bool)
-    is_test[rng.permutation(len(x))[: int(round(len(x) * test_fraction))]] = True
+    is_test = held_out(len(x), test_fraction, seed)
     if len(np.unique(y[~is_test])) < 2 or not is_test.any():
         return float("nan")
     mlp = MLPClassifier((256, 256), max_iter=300, early_stopping=True, random_state=seed)
