@@ -213,3 +213,27 @@ def test_faces_style_script_draws_bolder_glasses_on_the_same_faces(tmp_path):
     assert 0 < changed.mean() < 0.2  # only the glasses changed, not the faces
     bad = subprocess.run([sys.executable, str(script), "--rim", "0.5", "--", *preview], capture_output=True, text=True)
     assert bad.returncode == 2 and "--rim must be in" in bad.stderr
+
+
+def test_frames_keep_their_colour_on_every_skin_when_skin_contrast_is_off(monkeypatch):
+    """FRAME_SKIN_CONTRAST (the data before 2026-11-30) lightens the frames of dark skin; off (the default), the
+    glasses of the dark-skinned faces are black like everyone's, and nothing else changes."""
+    from dcgan_core.data import faces
+
+    def glasses_pixels(seed: int) -> np.ndarray:
+        return render_face(seed, 64, glasses=True).image.astype(int) - render_face(seed, 64, glasses=False).image.astype(int)
+
+    def skin(seed: int) -> float:  # luminance of the cheek, below the glasses
+        return float(render_face(seed, 64, glasses=False).image[33:37, 28:36].mean())
+
+    seeds = range(60)
+    monkeypatch.setattr(faces, "FRAME_SKIN_CONTRAST", True)
+    contrast = {s: glasses_pixels(s) for s in seeds}
+    monkeypatch.setattr(faces, "FRAME_SKIN_CONTRAST", False)
+    same = {s: glasses_pixels(s) for s in seeds}
+    changed = [s for s in seeds if not np.array_equal(contrast[s], same[s])]
+    kept = [s for s in seeds if s not in changed]
+    assert changed and kept
+    assert np.mean([skin(s) for s in changed]) < np.mean([skin(s) for s in kept]) - 40  # the dark-skinned faces changed
+    # off, the frames of dark skin are darker than the lightened ones
+    assert np.mean([same[s].sum() for s in changed]) < np.mean([contrast[s].sum() for s in changed])

@@ -254,3 +254,23 @@ def test_command_line_evaluates_a_shipped_instrument(capsys, tmp_path):
     assert scores["n"] == 40 and set(scores["accuracy"]) == {"glasses", "smiling", "masculine"}
     assert main(["evaluate", "--kind", "rooms", "--path", str(default_instrument_path("faces")), "--n", "4"]) == 2
     assert "faces instrument" in capsys.readouterr().err
+
+
+def test_the_stress_script_prints_one_row_per_distortion(capsys):
+    """scripts/instrument_stress.py (the stress table of models/instruments/README.md) on a few renders."""
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "scripts" / "instrument_stress.py"
+    spec = importlib.util.spec_from_file_location("instrument_stress", path)
+    stress = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(stress)
+    assert stress.main(["--n", "24"]) == 0
+    rows = [line for line in capsys.readouterr().out.splitlines() if line.startswith("| ") and "---" not in line]
+    assert rows[0].startswith("| distortion | window")
+    assert [r.split(" | ")[0][2:] for r in rows[1:]] == list(stress.distortions(0))
+    clean = rows[1].split(" | ")
+    assert clean[5:8] == ["100 %"] * 3  # the shipped face instrument on clean renders
+    x = torch.linspace(-1, 1, 3 * 16 * 16).view(1, 3, 16, 16)
+    assert torch.allclose(stress.blur(1.0)(torch.ones(1, 3, 16, 16)), torch.ones(1, 3, 16, 16))  # blur keeps flat images
+    assert stress.darker(x).min() == pytest.approx(-1) and stress.darker(x).max() == pytest.approx(0.4)

@@ -48,3 +48,36 @@ def test_glasses_in_thin_slabs_of_z_flip_under_the_neighbour_noise_far_more_than
 def test_the_command_reports_errors_as_messages(capsys):
     assert latent_geometry.main(["--model", "faces", "--n", "10"]) == 2
     assert "n must be at least 100" in capsys.readouterr().err
+
+
+def test_an_attribute_drawn_along_another_direction_for_each_group_has_orthogonal_group_normals():
+    """What `--by-skin` found in the earlier faces data: glasses one way of z for dark skin, another for light."""
+    import numpy as np
+
+    from dcgan_core.analysis.latent_geometry import format_normals, normals_by_group
+
+    rng = np.random.default_rng(0)
+    z = rng.uniform(-1, 1, (3000, 20))
+    dark = np.arange(3000) < 1500
+    split = np.where(dark, z[:, 0] > 0, z[:, 1] > 0)  # glasses: z0 for the dark half, z1 for the light half
+    shared = z[:, 2] > 0  # smiling: one direction for all
+    labels = {"glasses": split, "smiling": shared, "masculine": z[:, 3] > 0.2, "turn": np.zeros(3000)}
+    rows = {r.name: r for r in normals_by_group(z, labels, {"dark": dark, "light": ~dark})}
+    assert set(rows) == {"glasses", "smiling", "masculine"}
+    glasses, smiling = rows["glasses"], rows["smiling"]
+    assert abs(glasses.cosines["dark-light"]) < 0.2 and min(glasses.accuracy) > 0.9  # linear within each group, not across
+    assert smiling.cosines["dark-light"] > 0.9 and min(smiling.random_cosines) > 0.9
+    assert glasses.random_cosines[0] > 0.5  # random halves mix both groups: the same blend of z0 and z1
+    assert "dark-light" in format_normals(list(rows.values()))
+
+
+def test_skin_tone_reads_the_cheeks_at_any_size():
+    import numpy as np
+
+    from dcgan_core.analysis.latent_geometry import skin_tone
+
+    images = np.zeros((2, 128, 128, 3), np.uint8)
+    images[1, 64:76, 54:74] = 200  # the cheek patch of a 128-px image
+    tone = skin_tone(images)
+    assert tone[0] == 0 and tone[1] == pytest.approx(200, abs=1)
+    assert skin_tone(images[:, ::2, ::2])[1] == pytest.approx(200, abs=1)

@@ -19,7 +19,12 @@ For each attribute the face instrument reads on generated faces, this measures:
 - kept (yes / no): share of means of 3 random codes of that side that still show it, which is
               what averaging exemplars needs.
 
-    python -m dcgan_core.analysis.latent_geometry --model faces
+`--by-skin` asks whether an attribute is one direction of z for every face: it fits the normal
+separately on the darkest, middle and lightest third of skin tones and compares them (cosine)
+with the normals of three random thirds. On the data before 2026-11-30, which lightened the
+glasses frames of dark skin, the glasses normals of dark and light skin were orthogonal.
+
+    python -m dcgan_core.analysis.latent_geometry --model faces [--by-skin]
 """
 
 from __future__ import annotations
@@ -151,6 +156,89 @@ def attribute_geometry(
     return out
 
 
+SKIN_PATCH = (32 / 64, 38 / 64, 27 / 64, 37 / 64)  # rows, cols (share of the size): the cheeks and nose, below the glasses
+
+
+def skin_tone(images: np.ndarray) -> np.ndarray:
+    """(N,) mean luminance (0-255) of the cheek patch of uint8 (N, H, W, 3) face images: a proxy for the skin tone."""
+    images = np.asarray(images)
+    h, w = images.shape[1:3]
+    r0, r1, c0, c1 = SKIN_PATCH
+    patch = images[:, round(r0 * h) : round(r1 * h), round(c0 * w) : round(c1 * w)].astype(np.float64)
+    return (patch @ np.array([0.299, 0.587, 0.114])).mean((1, 2))
+
+
+@dataclass
+class GroupNormals:
+    """One attribute's logistic-regression normal in z, fitted within each group of samples."""
+
+    name: str
+    groups: list[str]
+    accuracy: list[float]  # held-out accuracy within each group
+    share: list[float]  # share of "yes" within each group
+    cosines: dict[str, float]  # "a-b" -> cosine between the normals of groups a and b
+    random_cosines: list[float]  # the same between random groups of the same sizes (how close fits of one direction come)
+
+
+def normals_by_group(x: np.ndarray, labels: dict[str, np.ndarray], groups: dict[str, np.ndarray], seed: int = 0) -> list[GroupNormals]:
+    """Per binary attribute, the normal fitted in each group (bool masks over the rows of x) and their cosines.
+
+    The control: the same fits on random groups of the same sizes; one direction shared by all groups
+    gives cosines as high as the control's, an attribute that G draws differently per group does not.
+    """
+    rng = np.random.default_rng(seed)
+    sizes = [int(m.sum()) for m in groups.values()]
+    order = rng.permutation(len(x))
+    random_groups = np.split(order, np.cumsum(sizes)[:-1])
+    out = []
+    for attr, (use, y) in binary_targets(labels).items():
+        if attr == "turn":
+            continue
+
+        def fit(rows: np.ndarray):
+            sub = {attr: labels[attr][rows]}
+            d = fit_directions(x[rows], sub, seed=seed).directions.get(attr)
+            return d
+
+        fitted = {name: fit(np.flatnonzero(mask)) for name, mask in groups.items()}
+        if any(d is None for d in fitted.values()):
+            continue
+        names = list(fitted)
+        cos = {f"{a}-{b}": float(fitted[a].normal @ fitted[b].normal) for i, a in enumerate(names) for b in names[i + 1 :]}
+        rand = [fit(r) for r in random_groups]
+        rand_cos = [float(a.normal @ b.normal) for i, a in enumerate(rand) for b in rand[i + 1 :] if a is not None and b is not None]
+        out.append(GroupNormals(attr, names, [fitted[k].accuracy for k in names],
+                                [float(np.asarray(labels[attr])[groups[k]].mean()) for k in names], cos, rand_cos))
+    return out
+
+
+def normals_by_skin(generator, instrument, n: int = 8000, seed: int = 0) -> list[GroupNormals]:
+    """`normals_by_group` on n samples split into thirds by `skin_tone`: dark, mid, light."""
+    from ..latent import sample_z
+
+    if n < 300:
+        raise ValueError("n must be at least 300 (three groups of 100)")
+    z = sample_z(n, generator.config, seed=seed)
+    images, reading = read_codes(generator, instrument, z)
+    tone = skin_tone(images)
+    lo, hi = np.quantile(tone, [1 / 3, 2 / 3])
+    groups = {"dark": tone < lo, "mid": (tone >= lo) & (tone < hi), "light": tone >= hi}
+    return normals_by_group(z.flatten(1).numpy().astype(np.float64), reading.labels(), groups, seed=seed)
+
+
+def format_normals(rows: list[GroupNormals], about: str = "") -> str:
+    lines = [f"one direction per attribute for every skin tone?{' ' + about if about else ''}"]
+    for r in rows:
+        per = ", ".join(f"{g} {a:.1%} ({s:.0%} yes)" for g, a, s in zip(r.groups, r.accuracy, r.share))
+        cos = ", ".join(f"{k} {v:+.2f}" for k, v in r.cosines.items())
+        lines.append(f"{r.name:<10} linear within each third: {per}")
+        lines.append(f"{'':<10} cosine between their normals: {cos}; random thirds: "
+                     + ", ".join(f"{v:+.2f}" for v in r.random_cosines))
+    lines.append("thirds of the samples by the luminance of the cheeks (skin_tone); random thirds: the same fits on random "
+                 "groups of the same sizes, what one shared direction gives")
+    return "\n".join(lines)
+
+
 def format_geometry(rows: list[AttributeGeometry], about: str = "") -> str:
     lines = [
         f"how face attributes lie in z{': ' + about if about else ''}",
@@ -190,11 +278,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0, help="seed of the samples and draws")
     parser.add_argument("--no-smooth", action="store_true", help="skip the MLP column (the slowest part)")
     parser.add_argument("--instrument", help="face instrument file (default: the shipped one)")
+    parser.add_argument("--by-skin", action="store_true",
+                        help="instead: fit each attribute's normal within the dark, mid and light thirds of skin tones and compare them")
     parser.add_argument("--json", action="store_true", help="print JSON")
     args = parser.parse_args(argv)
     try:
         model = load_model(resolve_checkpoint(args.model))
         instrument = load_instrument(args.instrument or default_instrument_path("faces"), kind="faces")
+        if args.by_skin:
+            groups = normals_by_skin(model.generator, instrument, n=args.n, seed=args.seed)
+            about = f"{model.path} (step {model.checkpoint.step}), {args.n} samples"
+            print(json.dumps([asdict(r) for r in groups], indent=2) if args.json else format_normals(groups, about))
+            return 0
         rows = attribute_geometry(model.generator, instrument, n=args.n, lines=args.lines, means=args.means, seed=args.seed,
                                   smooth=not args.no_smooth)
     except (ValueError, FileNotFoundError, CheckpointError) as e:

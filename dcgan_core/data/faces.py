@@ -6,7 +6,7 @@ man", "man with glasses - man without glasses + woman without glasses = woman wi
 that a "turn" vector rotates heads. That data set cannot be shipped or downloaded here, so this
 module draws head-and-shoulders cartoons whose generating attributes are known exactly:
 
-    glasses    bool   dark or coloured rims and a bridge over the eyes (sometimes tinted lenses)
+    glasses    bool   black rims and a bridge over the eyes (a fifth of them with tinted lenses)
     smiling    bool   open, upturned smile showing teeth; otherwise a flat closed mouth
     masculine  bool   short hair, often a beard / stubble / moustache, broad jaw, thick brows;
                       otherwise long hair down to the shoulders, finer jaw, thin brows, often lipstick
@@ -106,8 +106,13 @@ RIM_WIDTH = (0.018, 0.008)
 """Glasses rims: base + spread * u of the image width (about 1.2 to 1.7 px at 64 px)."""
 SUNGLASSES_SHARE = 0.2
 """Share of glasses with tinted lenses."""
-FRAME_COLOURS_USED = len(_FRAME_COLOURS)
-"""Frame colours are drawn from the first this many of _FRAME_COLOURS (the first three are near-black)."""
+FRAME_COLOURS_USED = 3
+"""Frame colours are drawn from the first this many of _FRAME_COLOURS (the first three are near-black,
+so by default every frame is black)."""
+FRAME_SKIN_CONTRAST = False
+"""True lightens the frames of dark-skinned faces (see `_frame_colour`), as the data did before
+2026-11-30. That split "glasses" into two looks, which G learned as two unrelated directions of z
+(README: vector arithmetic); by default a frame has the same colour on every skin, as in life."""
 _MOUTH_INSIDE: RGB = (118, 18, 28)
 _LIPSTICK_COLOURS = np.array([(196, 30, 48), (214, 60, 110), (150, 26, 60), (232, 90, 80), (170, 40, 40)], dtype=np.float64)
 
@@ -190,7 +195,9 @@ def _luminance(c: RGB) -> float:
 
 
 def _frame_colour(frame: RGB, skin: RGB) -> RGB:
-    """Dark frames vanish on dark skin: there, a light version of the colour stands out better."""
+    """The frame's colour on this skin: unchanged, or with FRAME_SKIN_CONTRAST a light version where that stands out better."""
+    if not FRAME_SKIN_CONTRAST:
+        return frame
     light = _mix(frame, (240, 236, 226), 0.75)
     skin_lum = _luminance(skin)
     return light if abs(_luminance(light) - skin_lum) > abs(_luminance(frame) - skin_lum) else frame
