@@ -65,7 +65,8 @@ def test_clicking_exemplars_into_three_slots_gives_the_arithmetic_of_those_sampl
             page.wait_for_function(f"() => JSON.stringify(({PICK_COUNTS})()) === '[0,0,0]'", timeout=60_000)
             page.get_by_role("button", name="Switch to the faces model").click()
             page.wait_for_function(  # the sidebar's picker follows
-                """() => document.querySelector('[data-testid="stSidebar"] input[aria-label="Model"]').value.startsWith('faces')""",
+                """() => { const e = document.querySelector('[data-testid="stSidebar"] input[aria-label="Model"]');
+                           return e !== null && e.value.startsWith('faces'); }""",  # the picker is briefly gone while the app reruns
                 timeout=30_000)
             # the grid of faces, read by the instrument: labels are on by default on a faces model, whatever rooms had
             page.get_by_text("Labels: M man").wait_for(timeout=60_000)
