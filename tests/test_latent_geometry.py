@@ -51,7 +51,7 @@ def test_the_command_reports_errors_as_messages(capsys):
 
 
 def test_an_attribute_drawn_along_another_direction_for_each_group_has_orthogonal_group_normals():
-    """What `--by-skin` found in the earlier faces data: glasses one way of z for dark skin, another for light."""
+    """What `--by skin` found in the earlier faces data: glasses one way of z for dark skin, another for light."""
     import numpy as np
 
     from dcgan_core.analysis.latent_geometry import format_normals, normals_by_group
@@ -81,3 +81,14 @@ def test_skin_tone_reads_the_cheeks_at_any_size():
     tone = skin_tone(images)
     assert tone[0] == 0 and tone[1] == pytest.approx(200, abs=1)
     assert skin_tone(images[:, ::2, ::2])[1] == pytest.approx(200, abs=1)
+
+
+def test_normals_by_sex_on_a_stand_in_whose_attributes_are_one_direction_for_everyone():
+    from dcgan_core.analysis.latent_geometry import format_normals, normals_by
+
+    rows = {r.name: r for r in normals_by(StripesGenerator().eval(), StripesInstrument(), "sex", n=1200)}
+    assert "masculine" not in rows  # within men only, every face is masculine: nothing to fit
+    assert rows["glasses"].groups == ["men", "women"] and rows["glasses"].cosines["men-women"] > 0.8
+    assert "the instrument reads as men and as women" in format_normals(list(rows.values()), by="sex")
+    with pytest.raises(ValueError, match="group by one of"):
+        normals_by(StripesGenerator().eval(), StripesInstrument(), "age", n=1200)

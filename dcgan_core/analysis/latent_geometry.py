@@ -19,12 +19,13 @@ For each attribute the face instrument reads on generated faces, this measures:
 - kept (yes / no): share of means of 3 random codes of that side that still show it, which is
               what averaging exemplars needs.
 
-`--by-skin` asks whether an attribute is one direction of z for every face: it fits the normal
+`--by skin` asks whether an attribute is one direction of z for every face: it fits the normal
 separately on the darkest, middle and lightest third of skin tones and compares them (cosine)
-with the normals of three random thirds. On the data before 2026-11-30, which lightened the
-glasses frames of dark skin, the glasses normals of dark and light skin were orthogonal.
+with the normals of random groups of the same sizes. On the data before 2026-11-30, which
+lightened the glasses frames of dark skin, the glasses normals of dark and light skin were
+orthogonal. `--by sex` does the same for the faces the instrument reads as men and as women.
 
-    python -m dcgan_core.analysis.latent_geometry --model faces [--by-skin]
+    python -m dcgan_core.analysis.latent_geometry --model faces [--by skin|sex]
 """
 
 from __future__ import annotations
@@ -212,30 +213,42 @@ def normals_by_group(x: np.ndarray, labels: dict[str, np.ndarray], groups: dict[
     return out
 
 
-def normals_by_skin(generator, instrument, n: int = 8000, seed: int = 0) -> list[GroupNormals]:
-    """`normals_by_group` on n samples split into thirds by `skin_tone`: dark, mid, light."""
+GROUPINGS = {
+    "skin": "thirds of the samples by the luminance of the cheeks (skin_tone)",
+    "sex": "the samples the instrument reads as men and as women",
+}
+
+
+def normals_by(generator, instrument, by: str = "skin", n: int = 8000, seed: int = 0) -> list[GroupNormals]:
+    """`normals_by_group` on n samples split by skin tone (dark, mid, light thirds of `skin_tone`) or by sex (men, women)."""
     from ..latent import sample_z
 
+    if by not in GROUPINGS:
+        raise ValueError(f"group by one of {', '.join(GROUPINGS)}, not {by!r}")
     if n < 300:
         raise ValueError("n must be at least 300 (three groups of 100)")
     z = sample_z(n, generator.config, seed=seed)
     images, reading = read_codes(generator, instrument, z)
-    tone = skin_tone(images)
-    lo, hi = np.quantile(tone, [1 / 3, 2 / 3])
-    groups = {"dark": tone < lo, "mid": (tone >= lo) & (tone < hi), "light": tone >= hi}
-    return normals_by_group(z.flatten(1).numpy().astype(np.float64), reading.labels(), groups, seed=seed)
+    labels = reading.labels()
+    if by == "skin":
+        tone = skin_tone(images)
+        lo, hi = np.quantile(tone, [1 / 3, 2 / 3])
+        groups = {"dark": tone < lo, "mid": (tone >= lo) & (tone < hi), "light": tone >= hi}
+    else:
+        groups = {"men": labels["masculine"], "women": ~labels["masculine"]}
+    return normals_by_group(z.flatten(1).numpy().astype(np.float64), labels, groups, seed=seed)
 
 
-def format_normals(rows: list[GroupNormals], about: str = "") -> str:
-    lines = [f"one direction per attribute for every skin tone?{' ' + about if about else ''}"]
+def format_normals(rows: list[GroupNormals], about: str = "", by: str = "skin") -> str:
+    lines = [f"one direction per attribute for every group ({GROUPINGS.get(by, by)})?{' ' + about if about else ''}"]
     for r in rows:
         per = ", ".join(f"{g} {a:.1%} ({s:.0%} yes)" for g, a, s in zip(r.groups, r.accuracy, r.share))
         cos = ", ".join(f"{k} {v:+.2f}" for k, v in r.cosines.items())
-        lines.append(f"{r.name:<10} linear within each third: {per}")
-        lines.append(f"{'':<10} cosine between their normals: {cos}; random thirds: "
+        lines.append(f"{r.name:<10} linear within each group: {per}")
+        lines.append(f"{'':<10} cosine between their normals: {cos}; random groups: "
                      + ", ".join(f"{v:+.2f}" for v in r.random_cosines))
-    lines.append("thirds of the samples by the luminance of the cheeks (skin_tone); random thirds: the same fits on random "
-                 "groups of the same sizes, what one shared direction gives")
+    lines.append("linear: held-out accuracy of a logistic regression on z within the group; random groups: the same fits on "
+                 "random groups of the same sizes, what one direction shared by all gives")
     return "\n".join(lines)
 
 
@@ -278,17 +291,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0, help="seed of the samples and draws")
     parser.add_argument("--no-smooth", action="store_true", help="skip the MLP column (the slowest part)")
     parser.add_argument("--instrument", help="face instrument file (default: the shipped one)")
-    parser.add_argument("--by-skin", action="store_true",
-                        help="instead: fit each attribute's normal within the dark, mid and light thirds of skin tones and compare them")
+    parser.add_argument("--by", choices=sorted(GROUPINGS),
+                        help="instead: fit each attribute's normal within groups (skin: dark, mid and light thirds of skin tones; "
+                             "sex: men and women) and compare them")
     parser.add_argument("--json", action="store_true", help="print JSON")
     args = parser.parse_args(argv)
     try:
         model = load_model(resolve_checkpoint(args.model))
         instrument = load_instrument(args.instrument or default_instrument_path("faces"), kind="faces")
-        if args.by_skin:
-            groups = normals_by_skin(model.generator, instrument, n=args.n, seed=args.seed)
+        if args.by:
+            groups = normals_by(model.generator, instrument, args.by, n=args.n, seed=args.seed)
             about = f"{model.path} (step {model.checkpoint.step}), {args.n} samples"
-            print(json.dumps([asdict(r) for r in groups], indent=2) if args.json else format_normals(groups, about))
+            print(json.dumps([asdict(r) for r in groups], indent=2) if args.json else format_normals(groups, about, args.by))
             return 0
         rows = attribute_geometry(model.generator, instrument, n=args.n, lines=args.lines, means=args.means, seed=args.seed,
                                   smooth=not args.no_smooth)
