@@ -10,6 +10,7 @@ on CI (CI=true), where that is a failure.
 from __future__ import annotations
 
 import os
+import time
 from urllib.parse import urlparse
 
 import pytest
@@ -22,6 +23,7 @@ from dcgan_core.train import TrainConfig, Trainer
 IMAGE_SHOWN = """() => [...document.querySelectorAll('[data-testid="stImage"] img')]
     .some(img => img.complete && img.naturalWidth > 0 && img.offsetParent !== null)"""
 PROBE_BUTTON_SHOWN = """() => [...document.querySelectorAll('button')].some(b => b.innerText.includes('Run the probe'))"""
+PAGE_TIMEOUT_MS = 45_000  # first visits build cached models and renders on a 2-core CI machine, one torch thread
 PAGES = {  # url path -> (browser tab title, what shows the page is drawn)
     "": ("Home · DCGAN explorer", IMAGE_SHOWN),
     "latent_walk": ("Latent walk · DCGAN explorer", IMAGE_SHOWN),
@@ -35,6 +37,7 @@ PAGES = {  # url path -> (browser tab title, what shows the page is drawn)
 
 
 def test_every_page_loads_in_chromium_with_a_picture_and_nothing_fetched_from_outside(browser_available, tmp_path):
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
     from playwright.sync_api import sync_playwright
 
     models = tmp_path / "models"
@@ -55,9 +58,14 @@ def test_every_page_loads_in_chromium_with_a_picture_and_nothing_fetched_from_ou
                 page = browser.new_page(viewport={"width": 1280, "height": 1000})
                 page.on("request", lambda r: outside.append(r.url) if urlparse(r.url).hostname not in (None, "127.0.0.1") else None)
                 for url_path, (title, drawn) in PAGES.items():
+                    started = time.monotonic()
                     page.goto(f"http://127.0.0.1:{port}/{url_path}")
-                    page.wait_for_function(f"() => document.title === {title!r}", timeout=20_000)
-                    page.wait_for_function(drawn, timeout=20_000)
+                    try:
+                        page.wait_for_function(f"() => document.title === {title!r}", timeout=PAGE_TIMEOUT_MS)
+                        page.wait_for_function(drawn, timeout=PAGE_TIMEOUT_MS)
+                    except PlaywrightTimeout:
+                        pytest.fail(f"/{url_path} was not drawn within {PAGE_TIMEOUT_MS / 1000:.0f} s")
+                    print(f"/{url_path}: drawn in {time.monotonic() - started:.1f} s")
                     assert page.locator('[data-testid="stException"]').count() == 0, f"/{url_path} shows an exception"
             finally:
                 browser.close()
