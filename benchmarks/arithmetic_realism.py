@@ -20,12 +20,12 @@ import numpy as np
 import torch
 
 from dcgan_core.analysis.concepts import (
+    CENTRE,
     EQUATIONS,
     MIN_PER_CONCEPT,
-    concept_arithmetic,
     draw_equation,
     exemplar_labels,
-    pixel_arithmetic,
+    pixel_results,
     read_codes,
 )
 from dcgan_core.analysis.evaluate import held_out_real
@@ -46,10 +46,8 @@ def realism(model, instrument, equation: str = "glasses", draws: int = 300, pool
     drawn, _, why = draw_equation(eq, pool_z, exemplar_labels(pool_read), rng, draws, MIN_PER_CONCEPT, scale=0.0)
     if drawn is None:
         raise ValueError(why)
-    y_images = generate(model.generator, torch.stack([concept_arithmetic(*e) for e in drawn.exemplars]))
-    exemplar_images = generate(model.generator, pool_z[np.concatenate(drawn.picks)])
-    exemplar_images = exemplar_images.reshape(draws, 3, MIN_PER_CONCEPT, *exemplar_images.shape[1:])
-    pixel_images = np.stack([pixel_arithmetic(*d) for d in exemplar_images])
+    y_images = generate(model.generator, drawn.codes[CENTRE::9])  # Y of each draw, without its neighbours
+    pixel_images = pixel_results(model.generator, pool_z, drawn)
     random_images = generate(model.generator, sample_z(draws, model.config, seed=seed + 1))
     real, floor, _ = held_out_real(model, draws)
     chw = lambda x: torch.from_numpy(np.ascontiguousarray(x.transpose(0, 3, 1, 2)))  # noqa: E731

@@ -754,6 +754,13 @@ def draw_equation(eq: Equation, pool_z: torch.Tensor, pick_labels, rng, draws: i
     return EquationDraws(picks, seeds, exemplars, codes), found, ""
 
 
+def pixel_results(generator: Generator, pool_z: torch.Tensor, drawn: EquationDraws) -> np.ndarray:
+    """uint8 (draws, H, W, C): per draw, the same equation done in pixel space on its exemplars' images."""
+    images = generate(generator, pool_z[np.concatenate(drawn.picks)])
+    images = images.reshape(len(drawn.picks), 3, -1, *images.shape[1:])  # (draws, a/b/c, per_concept, H, W, C)
+    return np.stack([pixel_arithmetic(*draw) for draw in images])
+
+
 def majority_shows(concept: Concept, labels: Mapping[str, np.ndarray]) -> np.ndarray:
     """Bool (draws,): labels of 9 codes per draw (as `EquationDraws.codes`) show `concept` on at least 5 of them."""
     return concept.shown_by(labels).reshape(-1, 9).sum(1) >= 5
@@ -766,14 +773,12 @@ def _run_equation(generator, instrument, eq: Equation, pool_z, pool_labels, pick
                             exemplars={c.name: len(f) for c, f in zip(members, found)}, skipped=why)
     if why:
         return result
-    picks, seeds, exemplars, codes = drawn.picks, drawn.seeds, drawn.exemplars, drawn.codes
+    seeds, exemplars, codes = drawn.seeds, drawn.exemplars, drawn.codes
     alone = [torch.cat([arithmetic_codes(concept_mean(e[i]), scale, s, clip) for e, s in zip(exemplars, seeds)]) for i in range(3)]
     labels = read_codes(generator, instrument, torch.cat([codes, alone[2], alone[0], alone[1]]))[1].labels()
     part = lambda i: {k: v[i * draws * 9 : (i + 1) * draws * 9] for k, v in labels.items()}  # noqa: E731
     result.kept_by_mean = {c.name: float(majority_shows(c, part(i)).mean()) for c, i in ((eq.a, 2), (eq.b, 3), (eq.c, 1))}
-    images = generate(generator, pool_z[np.concatenate(picks)])
-    images = images.reshape(draws, 3, per_concept, *images.shape[1:])
-    pixel = np.stack([pixel_arithmetic(*draw) for draw in images])
+    pixel = pixel_results(generator, pool_z, drawn)
     result.draws = draws
     result.majority = int(majority_shows(eq.target, part(0)).sum())
     result.all_nine = int(eq.target.shown_by(part(0)).reshape(draws, 9).all(1).sum())

@@ -192,15 +192,8 @@ def normals_by_group(x: np.ndarray, labels: dict[str, np.ndarray], groups: dict[
     order = rng.permutation(len(x))
     random_groups = np.split(order, np.cumsum(sizes)[:-1])
     out = []
-    for attr, (use, y) in binary_targets(labels).items():
-        if attr == "turn":
-            continue
-
-        def fit(rows: np.ndarray):
-            sub = {attr: labels[attr][rows]}
-            d = fit_directions(x[rows], sub, seed=seed).directions.get(attr)
-            return d
-
+    for attr in (k for k in labels if k != "turn"):
+        fit = lambda rows: fit_directions(x[rows], {attr: labels[attr][rows]}, seed=seed).directions.get(attr)  # noqa: E731
         fitted = {name: fit(np.flatnonzero(mask)) for name, mask in groups.items()}
         if any(d is None for d in fitted.values()):
             continue
