@@ -18,12 +18,15 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import signal
 import sys
 from dataclasses import fields
 from pathlib import Path
 
 EXIT_USAGE, EXIT_DIVERGED, EXIT_INTERRUPTED = 2, 3, 130
+EXIT_WRITE_FAILED = 74  # sysexits' EX_IOERR: the run folder could not be written
+EXIT_BROKEN_PIPE = 141  # what a shell reports for a tool stopped by SIGPIPE (`dcgan info RUN | head`)
 
 # TrainConfig field -> (flag, help). Defaults come from TrainConfig itself.
 TRAIN_FLAGS = {
@@ -47,6 +50,8 @@ TRAIN_FLAGS = {
                    "steadies D on data it separates too easily)"),
     "instance_noise": ("--instance-noise", "std of Gaussian noise added to real and generated images before D "
                        "(0: paper; 0.1 keeps D from winning on flat-coloured data such as faces)"),
+    "instance_noise_anneal": ("--instance-noise-anneal", "step at which the instance noise has fallen linearly to 0 "
+                              "(0: constant noise)"),
     "hessian_penalty": ("--hessian-penalty", "weight of the Hessian Penalty on G (Peebles et al. 2020), which asks each z "
                         "coordinate to act alone (0: paper)"),
     "steps": ("--steps", "total steps (one D and one G update each)"),
@@ -144,7 +149,7 @@ def _train_here_or_distributed(args) -> int:
 
 def _train(args, given: dict) -> int:
     from . import distributed
-    from .train import TrainConfig, Trainer, TrainingDiverged
+    from .train import RunFolderError, TrainConfig, Trainer, TrainingDiverged
 
     if args.resume:
         given.pop("out_dir", None)
@@ -166,6 +171,9 @@ def _train(args, given: dict) -> int:
         if main:  # every rank stops at the same step with the same message
             print(f"error: {e}", file=sys.stderr)
         return EXIT_DIVERGED
+    except RunFolderError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return EXIT_WRITE_FAILED
     except KeyboardInterrupt:
         last = trainer._existing_checkpoint()
         where = f"the last checkpoint ({last})" if last else "nothing (no checkpoint was written yet)"
@@ -214,27 +222,49 @@ def cmd_sample(args) -> int:
 
 
 def _add_info_parser(sub) -> None:
-    p = sub.add_parser("info", help="print a checkpoint's config and metadata",
-                       description="Print what a checkpoint was built and trained with, as JSON.")
+    p = sub.add_parser("info", help="print a checkpoint's config and metadata, and check the file",
+                       description="Print what a checkpoint was built and trained with, as JSON, after checking "
+                       "the file (weights fit the config, nothing truncated, tensor data matches its checksum). "
+                       "A damaged file is still described, with its problem, and the command exits 2.")
     p.add_argument("model", help="checkpoint file, run folder, or model name")
     p.set_defaults(func=cmd_info)
 
 
 def cmd_info(args) -> int:
-    from .checkpoints import read_metadata
+    from .checkpoints import CheckpointError, read_metadata, verify_checkpoint
     from .registry import resolve_checkpoint
 
     path = resolve_checkpoint(args.model)
     meta = read_metadata(path)
+    try:
+        checksum, problem = verify_checkpoint(path), None  # every check of loading, and the checksum
+    except CheckpointError as e:
+        checksum, problem = None, str(e)
+
+    def header_json(key: str, default: str):
+        try:
+            return json.loads(meta.get(key, default))
+        except json.JSONDecodeError:
+            return f"(unreadable: {meta[key][:80]!r})"
+
     info = {
         "path": str(path),
-        "step": int(meta.get("step", 0)),
-        "model_config": json.loads(meta["model_config"]),
-        "train_config": json.loads(meta.get("train_config", "null")),
-        "meta": json.loads(meta.get("meta", "{}")),
-        "resumable": any(k.startswith("optim.") for k in meta),
+        "step": header_json("step", "0"),
+        "model_config": header_json("model_config", "null"),
+        "train_config": header_json("train_config", "null"),
+        "meta": header_json("meta", "{}"),
+        "intact": problem is None,
+        "checksum": (f"sha256 {checksum} (verified)" if checksum else
+                     "none (written before checksums: the tensor data could not be verified)" if problem is None else
+                     "not verified"),
+        "resumable": problem is None and any(k.startswith("optim.") for k in meta),
     }
+    if problem is not None:
+        info["problem"] = problem
     print(json.dumps(info, indent=2))
+    if problem is not None:  # described above, but not usable: say why on one line, and fail
+        print(f"error: {problem}", file=sys.stderr)
+        return EXIT_USAGE
     return 0
 
 
@@ -457,11 +487,13 @@ def _add_probe_parser(sub) -> None:
     p.add_argument("--no-baselines", action="store_true", help="only the trained D (no random D, no raw pixels)")
     p.add_argument("--device", default="cpu", help="auto, cpu, cuda or mps")
     p.add_argument("--json", action="store_true", help="print JSON")
+    p.add_argument("--save", metavar="PATH", help="also keep the result (with these settings) as JSON at PATH, atomically; "
+                   "the app shows models/NAME/probe.json at once")
     p.set_defaults(func=cmd_probe)
 
 
 def cmd_probe(args) -> int:
-    from .analysis.feature_probe import FEATURE_SETS, load_probe_data, run_probe
+    from .analysis.feature_probe import FEATURE_SETS, TASKS, ProbeSettings, load_probe_data, run_probe, save_stored_probe
     from .checkpoints import load_model
     from .device import resolve_device
     from .registry import resolve_checkpoint
@@ -486,6 +518,11 @@ def cmd_probe(args) -> int:
     else:
         print(f"model {model.path} (step {model.checkpoint.step})")
         print(report.table())
+    if args.save:
+        settings = ProbeSettings(args.dataset, args.task or TASKS[args.dataset][0], args.data_root, args.n_train, args.n_test,
+                                 args.C, args.seed, args.random_seed, tuple(sets))
+        save_stored_probe(args.save, report, settings, checkpoint=model.path, step=model.checkpoint.step,
+                          command=settings.command(args.model, args.save))
     return 0
 
 
@@ -510,10 +547,18 @@ def main(argv: list[str] | None = None) -> int:
 
     args = build_parser().parse_args(argv)
     try:
-        return args.func(args)
+        try:
+            return args.func(args)
+        finally:
+            sys.stdout.flush()  # inside the try: a reader that went away is found here, not at exit
     except (ValueError, FileNotFoundError, FileExistsError, CheckpointError, ImportError) as e:
         print(f"error: {e}", file=sys.stderr)
         return EXIT_USAGE
+    except BrokenPipeError:
+        # `dcgan info RUN | head`: the reader has all it wanted; stop quietly, like other Unix tools.
+        # stdout goes to /dev/null so the interpreter's last flush at exit cannot complain again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_BROKEN_PIPE
 
 
 if __name__ == "__main__":

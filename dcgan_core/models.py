@@ -21,6 +21,7 @@ windows") *as arguments*, so a model shared by many users is never modified.
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, fields
 
@@ -29,6 +30,15 @@ from torch import nn
 
 IMAGE_SIZES = (32, 64, 128)
 Z_PRIORS = ("uniform", "normal")
+# Upper bounds on a config's sizes. Far above any DCGAN (the paper: nz 100, width 128); they
+# exist so a damaged or hostile checkpoint header cannot ask for terabytes before anything is checked.
+MAX_NZ = 4096
+MAX_WIDTH = 1024  # ngf and ndf; the widest block is width x 2^(blocks - 1)
+
+
+def _is_whole(value) -> bool:
+    """An int (or NumPy integer), not a bool or a float: JSON from a file can hold anything."""
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
 
 
 @dataclass(frozen=True)
@@ -43,15 +53,18 @@ class ModelConfig:
     z_prior: str = "uniform"  # "uniform" on [-1, 1] (paper) or "normal" N(0, 1)
 
     def __post_init__(self) -> None:
-        if self.image_size not in IMAGE_SIZES:
+        if not _is_whole(self.image_size) or self.image_size not in IMAGE_SIZES:
             raise ValueError(f"image_size must be one of {IMAGE_SIZES}, got {self.image_size}")
-        if self.channels not in (1, 3):
+        if not _is_whole(self.channels) or self.channels not in (1, 3):
             raise ValueError(f"channels must be 1 or 3, got {self.channels}")
-        if self.z_prior not in Z_PRIORS:
+        if not isinstance(self.z_prior, str) or self.z_prior not in Z_PRIORS:
             raise ValueError(f"z_prior must be one of {Z_PRIORS}, got {self.z_prior!r}")
-        for name in ("nz", "ngf", "ndf"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
+        for name, top in (("nz", MAX_NZ), ("ngf", MAX_WIDTH), ("ndf", MAX_WIDTH)):
+            value = getattr(self, name)
+            if not _is_whole(value):
+                raise ValueError(f"{name} must be a whole number, got {value!r}")
+            if not 1 <= value <= top:
+                raise ValueError(f"{name} must be between 1 and {top}, got {value}")
 
     @property
     def num_hidden_blocks(self) -> int:
@@ -63,6 +76,8 @@ class ModelConfig:
 
     @classmethod
     def from_dict(cls, d: Mapping) -> ModelConfig:
+        if not isinstance(d, Mapping):
+            raise ValueError(f"a model config must be a JSON object, got {type(d).__name__}")
         known = {f.name for f in fields(cls)}
         unknown = set(d) - known
         if unknown:

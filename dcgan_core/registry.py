@@ -80,7 +80,8 @@ def list_models() -> tuple[list[ModelEntry], list[str]]:
 
     A name found in $DCGAN_MODELS_DIR hides a shipped model of the same name.
     """
-    from .checkpoints import CheckpointError, read_metadata
+    from .checkpoints import read_metadata
+    from .models import ModelConfig
 
     entries: list[ModelEntry] = []
     problems: list[str] = []
@@ -92,16 +93,27 @@ def list_models() -> tuple[list[ModelEntry], list[str]]:
                 continue
             try:
                 meta = read_metadata(path)
+                config = json.loads(meta["model_config"])
+                try:  # a config out of range is reported here, not when loading
+                    ModelConfig.from_dict(config)
+                except (ValueError, TypeError) as e:
+                    raise ValueError(f"its model config is impossible ({e}); the file is damaged or not a dcgan-explorer model") from None
+                free_meta = json.loads(meta.get("meta", "{}"))
+                if not isinstance(free_meta, dict):
+                    raise ValueError("its 'meta' header entry is not a JSON object")
                 entry = ModelEntry(
                     name=name,
                     path=path,
                     source=source,
-                    config=json.loads(meta["model_config"]),
+                    config=config,
                     step=int(meta.get("step", 0)),
-                    meta=json.loads(meta.get("meta", "{}")),
+                    meta=free_meta,
                     card=(path.parent / "README.md") if (path.parent / "README.md").is_file() else None,
                 )
-            except (CheckpointError, OSError, KeyError, ValueError) as e:
+            except KeyError as e:
+                problems.append(f"skipped {path}: its header has no {e} entry")
+                continue
+            except (ValueError, TypeError, OSError) as e:  # CheckpointError and JSONDecodeError are ValueErrors
                 problems.append(f"skipped {path}: {e}")
                 continue
             seen.add(name)

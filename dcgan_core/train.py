@@ -23,12 +23,14 @@ alone writes files. The step counter is global, so a run resumes with any number
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import hashlib
 import json
 import math
 import time
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
@@ -37,7 +39,15 @@ import torch.nn.functional as F
 from tqdm.auto import tqdm
 
 from . import __version__, distributed
-from .checkpoints import Checkpoint, capture_rng_state, load_checkpoint, restore_rng_state, save_checkpoint
+from .checkpoints import (
+    Checkpoint,
+    CheckpointError,
+    capture_rng_state,
+    load_checkpoint,
+    read_metadata,
+    restore_rng_state,
+    save_checkpoint,
+)
 from .data import DATASETS, PROCEDURAL_DATASETS, build_dataset, natural_channels
 from .data.loading import InMemoryBatches, StreamingBatches, materialize
 from .device import autocast, describe_device, resolve_device, resolve_precision
@@ -73,6 +83,7 @@ class TrainConfig:
     beta2: float = 0.999  # Adam default
     real_label: float = 1.0  # D's target for real images; 0.9 is one-sided label smoothing (Salimans et al. 2016), not the paper's
     instance_noise: float = 0.0  # std of Gaussian noise added to every image D sees (Sonderby et al. 2016), not the paper's
+    instance_noise_anneal: int = 0  # > 0: the noise's std falls linearly to 0 at this step (then D sees clean images); 0: constant
     hessian_penalty: float = 0.0  # weight of the Hessian Penalty on G (Peebles et al. 2020): one z axis, one effect; not the paper's
     steps: int = 5_000  # total optimisation steps (one D and one G update each)
     seed: int = 0  # weights, data order and noise all follow from it
@@ -100,6 +111,8 @@ class TrainConfig:
             raise ValueError(f"lr must be a positive number, got {self.lr}")
         if not (0 <= self.instance_noise <= 1):
             raise ValueError(f"instance_noise must be in [0, 1] (a std in [-1, 1] pixel units), got {self.instance_noise}")
+        if self.instance_noise_anneal < 0:
+            raise ValueError(f"instance_noise_anneal must be a step >= 0 (0: constant noise), got {self.instance_noise_anneal}")
         if not (0 <= self.hessian_penalty and math.isfinite(self.hessian_penalty)):
             raise ValueError(f"hessian_penalty must be a weight >= 0 (0: off, as in the paper), got {self.hessian_penalty}")
         if not (0.5 < self.real_label <= 1):
@@ -127,8 +140,27 @@ class TrainConfig:
         return cls(**{k: v for k, v in d.items() if k in known})
 
 
+def instance_noise_std(cfg: "TrainConfig", step: int) -> float:
+    """The instance noise's std at `step` (0: the first): constant, or annealed linearly to 0 at `instance_noise_anneal`.
+
+    Annealing keeps noise's help early, when D would win at once, and takes it away before the end, so
+    that D sees, and G stops drawing, the faint speckle that constant noise hides (the faces model's 64-px SWD).
+    """
+    if cfg.instance_noise_anneal <= 0:
+        return cfg.instance_noise
+    return cfg.instance_noise * max(0.0, 1.0 - step / cfg.instance_noise_anneal)
+
+
+
 class TrainingDiverged(RuntimeError):
     """Losses or weights became NaN/inf; the last good checkpoint is kept."""
+
+
+class RunFolderError(OSError):
+    """The run folder could not be written (full disk, read-only folder...); the message names it and the fix.
+
+    Files are written atomically, so what was written before (the last checkpoint) is intact.
+    """
 
 
 @dataclass
@@ -204,6 +236,16 @@ def _match_state_layout(opt: torch.optim.Optimizer) -> None:
                     state[key] = torch.empty_like(p).copy_(value)
 
 
+def _check_moment_shapes(opt: torch.optim.Optimizer, path: Path) -> None:
+    """Adam's stored moments must have their parameters' shapes (else training would fail steps later)."""
+    for group in opt.param_groups:
+        for p in group["params"]:
+            for key, value in opt.state.get(p, {}).items():
+                if torch.is_tensor(value) and value.dim() > 0 and value.shape != p.shape:
+                    raise CheckpointError(f"{path} is damaged: optimizer state {key} has shape {tuple(value.shape)} "
+                                          f"for a weight of shape {tuple(p.shape)}")
+
+
 class Trainer:
     """Runs one training run; `add_callback` hooks in logging or UI without new flags.
 
@@ -217,7 +259,7 @@ class Trainer:
         self.checkpoint_path = self.out_dir / "checkpoints" / CHECKPOINT_NAME
         if _checkpoint is None and self.checkpoint_path.exists():
             raise FileExistsError(
-                f"{self.out_dir} already holds a run (at step {load_checkpoint(self.checkpoint_path).step}); "
+                f"{self.out_dir} already holds a run (at step {self._stored_step(self.checkpoint_path)}); "
                 f"resume it with `dcgan train --resume {self.out_dir}` or choose another --out"
             )
         distributed.check_joined()
@@ -281,7 +323,11 @@ class Trainer:
                 raise ValueError(f"cannot change {k} when resuming (run has {stored.get(k)!r}, asked {v!r})")
             stored[k] = v
         stored["out_dir"] = str(out_dir)
-        return cls(TrainConfig.from_dict(stored), _checkpoint=ckpt)
+        config = TrainConfig.from_dict(stored)
+        if config.model_config() != ckpt.model_config:  # checked before the networks are built from it
+            raise CheckpointError(f"{path} is damaged: its train config describes another model "
+                                  f"({config.model_config()}) than its model config ({ckpt.model_config})")
+        return cls(config, _checkpoint=ckpt)
 
     def _load_state(self, ckpt: Checkpoint) -> None:
         self.generator.load_state_dict(ckpt.generator)
@@ -289,6 +335,7 @@ class Trainer:
         self.opt_g.load_state_dict(ckpt.optimizers["generator"])
         self.opt_d.load_state_dict(ckpt.optimizers["discriminator"])
         for opt in (self.opt_g, self.opt_d):
+            _check_moment_shapes(opt, self.checkpoint_path)
             _match_state_layout(opt)
         if ckpt.rng is not None:
             restore_rng_state(ckpt.rng)
@@ -351,12 +398,13 @@ class Trainer:
         else:
             z = torch.randn(n, mc.nz, 1, 1, device=self.device, generator=g)
         noise_real = noise_fake = None
-        if cfg.instance_noise > 0:
+        noise_std = instance_noise_std(cfg, step)
+        if noise_std > 0:
             # Flat-coloured data (the procedural faces: 86% of neighbouring pixels are equal) let D
             # separate real from fake by any speckle at all; the same noise on both hides that cue.
             shape = (n, *real.shape[1:])
-            noise_real = torch.randn(shape, device=self.device, generator=g).mul_(cfg.instance_noise)
-            noise_fake = torch.randn(shape, device=self.device, generator=g).mul_(cfg.instance_noise)
+            noise_real = torch.randn(shape, device=self.device, generator=g).mul_(noise_std)
+            noise_fake = torch.randn(shape, device=self.device, generator=g).mul_(noise_std)
         ones = torch.ones(n, device=self.device)
         zeros = torch.zeros(n, device=self.device)
         real_targets = ones if cfg.real_label == 1.0 else torch.full((n,), cfg.real_label, device=self.device)
@@ -396,9 +444,10 @@ class Trainer:
         cfg = self.config
         main = distributed.is_main()  # rank 0 alone writes files and shows progress
         if main:
-            self.out_dir.mkdir(parents=True, exist_ok=True)
-            write_json_atomic(self.out_dir / "config.json", cfg.to_dict())
-            self._truncate_metrics(self.step)
+            with self._writing():
+                self.out_dir.mkdir(parents=True, exist_ok=True)
+                write_json_atomic(self.out_dir / "config.json", cfg.to_dict())
+                self._truncate_metrics(self.step)
         if self.batches is None:
             with distributed.main_first():  # rank 0 renders and caches a procedural set; the others read the cache
                 self.batches = self._build_batches()
@@ -426,7 +475,8 @@ class Trainer:
                 ckpt_due = self.step % cfg.checkpoint_every == 0 or done
                 if self.step % cfg.log_every == 0 or ckpt_due:
                     now = time.perf_counter()
-                    record = self._log(sums, n_summed, now - interval_start, self.step - interval_step)
+                    with self._writing():
+                        record = self._log(sums, n_summed, now - interval_start, self.step - interval_step)
                     self.train_seconds += now - interval_start
                     bar.set_postfix(
                         loss_d=f"{record['loss_d']:.3f}", loss_g=f"{record['loss_g']:.3f}", img_s=f"{record['img_per_s']:.0f}"
@@ -435,9 +485,12 @@ class Trainer:
                     n_summed = 0
                     interval_start, interval_step = time.perf_counter(), self.step
                 if (self.step % cfg.sample_every == 0 or done) and main:
-                    self._fire("on_sample", self.write_samples())
+                    with self._writing():
+                        grid = self.write_samples()
+                    self._fire("on_sample", grid)
                 if ckpt_due:
-                    path = self.save()
+                    with self._writing():
+                        path = self.save()
                     if main:
                         self._fire("on_checkpoint", path)
                 self._fire("on_step_end")
@@ -483,7 +536,41 @@ class Trainer:
         path = self._existing_checkpoint()
         if path is None:
             return "No checkpoint was written before that."
-        return f"The last good checkpoint is {path} (step {load_checkpoint(path).step})."
+        return f"The last good checkpoint is {path} (step {self._stored_step(path)})."
+
+    @staticmethod
+    def _stored_step(path: Path) -> str:
+        """A checkpoint's step from its header (no tensors read); '?' when the header cannot be read."""
+        try:
+            return str(int(read_metadata(path).get("step", 0)))
+        except (ValueError, OSError):
+            return "?"
+
+    @contextlib.contextmanager
+    def _writing(self) -> Iterator[None]:
+        """Turn a failed write into the run folder into one RunFolderError that names the folder and the fix."""
+        try:
+            yield
+        except RunFolderError:
+            raise
+        except OSError as e:
+            raise RunFolderError(self._write_failure_message(e)) from e
+
+    def _write_failure_message(self, e: OSError) -> str:
+        what = e.filename2 or e.filename or self.out_dir
+        reason = e.strerror or str(e) or type(e).__name__
+        if e.errno in (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)):
+            fix = f"free some space on the disk of {self.out_dir}"
+        elif e.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
+            fix = f"make {self.out_dir} writable"
+        elif e.errno == errno.EISDIR:
+            fix = f"move the folder {what} out of the way"
+        else:
+            fix = f"check that {self.out_dir} is a writable folder"
+        last = self._existing_checkpoint()
+        then = (f"then continue from the last checkpoint (step {self._stored_step(last)}, intact) with "
+                f"`dcgan train --resume {self.out_dir}`" if last else "then start the run again (no checkpoint was written yet)")
+        return f"cannot write {what} ({reason}) at step {self.step}; {fix}, {then}"
 
     def _existing_checkpoint(self) -> Path | None:
         return self.checkpoint_path if self.checkpoint_path.exists() else None

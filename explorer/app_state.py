@@ -1,11 +1,14 @@
 """Names of everything the app keeps in `st.session_state` (one user's choices), in one place.
 
 Widget keys double as state keys: a widget created with `key=K` stores its value under K.
-Keys of widgets that must survive page switches are created with persist_state="session".
+Keys of widgets that must survive page switches are created with persist_state="session", except
+values that code also sets (the picked model, a slot's concept name): those live under a plain key
+and their widget is a view of it (`explorer.session.bound`), because Streamlit drops seeded values
+of persisted widgets on a page switch.
 """
 
 # shell
-MODEL = "model"  # name of the model picked in the sidebar (a registry name)
+MODEL = "model"  # name of the model picked in the sidebar (a registry name); its selectbox is session.widget_key(MODEL)
 PAGES = "pages"  # [(script path, title)] of the pages Home.py registered, for the home page's list
 HOME_SEED = "home_seed"
 
@@ -63,13 +66,14 @@ FORGET_MEASURED = "forget_measured"  # settings of the last measurement asked fo
 # vector arithmetic page (paper section 6.3.2, Figs. 7-8; learned directions)
 ARITH_SEED = "arith_seed"  # seed of the grid exemplars are picked from
 ARITH_SWITCH = "arith_switch"  # button: pick a faces model when the sidebar's is not one
+ARITH_ANYWAY = "arith_anyway"  # toggle: use the page on a model that does not draw faces
 ARITH_BENCH_DRAWS = "arith_bench_draws"  # random draws of exemplars per equation in the benchmark
 ARITH_BENCH_PER = "arith_bench_per"  # exemplars per concept in the benchmark (paper: 3)
 ARITH_BENCH_SEED = "arith_bench_seed"  # seed of the benchmark's pool and draws
 ARITH_BENCH_RUN = "arith_bench_run"  # (draws, per concept, seed) of the last benchmark asked for
 ARITH_BADGES_PREFIX = "arith_badges_"  # + model name: show the face instrument's labels under the grid
 ARITH_ACTIVE = "arith_active"  # slot (0, 1, 2 = A, B, C) that clicks on the grid go to
-ARITH_NAME_PREFIX = "arith_name_"  # + slot: the slot's concept name ("smiling woman")
+ARITH_NAME_PREFIX = "arith_name_"  # + model name, "_", slot: the slot's concept name ("man with glasses"); its text box is session.bound
 ARITH_SLOTS_PREFIX = "arith_slots_"  # + model name: per slot, the picked exemplars [{"z", "seed", "index"}]
 ARITH_REVISION = "arith_revision"  # bumped when slots change outside the grid's pills: the pills remount
 ARITH_PICK_PREFIX = "arith_pick_"  # + model, slot, seed, revision: the grid's pills for that slot

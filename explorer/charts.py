@@ -72,11 +72,15 @@ def frame_change_figure(walk: Walk) -> go.Figure:
     )
     for f in walk.waypoint_frames[1:-1]:
         fig.add_vline(x=f - 0.5, line_dash="dot", line_color="gray")
-    fig.add_hline(y=walk.smoothness.median, line_dash="dash", line_color="green", annotation_text="median")
+    fig.add_hline(y=walk.smoothness.median, line_dash="dash", line_color="green", annotation_text="median",
+                  annotation_position="right")  # in the right margin, beside the line's end
+    # short axis titles and room for them (and for "median"): a long title on a short chart is cut off at its ends
     fig.update_layout(
-        xaxis_title="step (frame i -> i+1)", yaxis_title="mean |pixel change| (0-255)", height=260,
-        margin=dict(l=10, r=10, t=20, b=10), showlegend=False,
+        xaxis_title="frame i -> i+1", yaxis_title="pixel change", height=300,
+        margin=dict(l=60, r=60, t=20, b=50), showlegend=False,
     )
+    fig.update_xaxes(automargin=True)
+    fig.update_yaxes(automargin=True, hoverformat=".2f")
     return fig
 
 
@@ -99,4 +103,39 @@ def d_output_figure(records: list[dict]) -> go.Figure:
         fig.add_trace(go.Scatter(x=steps, y=[r.get(key) for r in records], mode="lines", name=name))
     fig.update_layout(xaxis_title="step", yaxis_title="mean D output", yaxis_range=[0, 1], height=320,
                       margin=dict(l=10, r=10, t=30, b=10), legend=dict(orientation="h", y=1.12))
+    return fig
+
+
+PROBE_COLORS = {"trained D": "#4c78a8", "random D": "#bab0ac", "raw pixels": "#f58518"}
+
+
+def probe_accuracy_figure(scores: list, chance: float) -> go.Figure:
+    """The feature probe's test accuracy per feature set (feature_probe.ProbeScore), chance as a dotted line."""
+    fig = go.Figure(
+        go.Bar(
+            x=[s.features for s in scores], y=[100 * s.accuracy for s in scores],
+            marker_color=[PROBE_COLORS.get(s.features, "#4c78a8") for s in scores],
+            text=[f"{100 * s.accuracy:.1f}%" for s in scores], textposition="outside",
+            hovertemplate="%{x}: %{y:.1f}% test accuracy<extra></extra>",
+        )
+    )
+    fig.add_hline(y=100 * chance, line_dash="dot", annotation_text=f"chance {100 * chance:.1f}%", annotation_position="top right")
+    fig.update_layout(yaxis_title="test accuracy (%)", yaxis_range=[0, 105], height=320, margin=dict(l=10, r=10, t=30, b=10))
+    return fig
+
+
+def probe_confusion_figure(confusion: np.ndarray, classes: list[str]) -> go.Figure:
+    """A (K, K) confusion matrix of counts (rows true, columns predicted), coloured by the share of each row."""
+    share = confusion / np.maximum(confusion.sum(1, keepdims=True), 1)
+    fig = go.Figure(
+        go.Heatmap(
+            z=share, x=classes, y=classes, colorscale="Blues", zmin=0, zmax=1, text=confusion, texttemplate="%{text}",
+            colorbar=dict(title="share of<br>true class"),
+            hovertemplate="true %{y}<br>predicted %{x}<br>%{text} images (%{z:.0%} of the class)<extra></extra>",
+        )
+    )
+    fig.update_layout(
+        xaxis_title="predicted", yaxis_title="true", yaxis_autorange="reversed", height=220 + 34 * len(classes),
+        margin=dict(l=10, r=10, t=30, b=10),
+    )
     return fig

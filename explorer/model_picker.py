@@ -23,7 +23,7 @@ from dcgan_core.device import resolve_device
 from dcgan_core.models import ModelConfig
 from dcgan_core.registry import ModelEntry, list_models, models_dirs
 
-from . import app_state
+from . import app_state, session
 from .runs import read_metrics
 
 DEFAULT_MODEL = "rooms"  # the shipped model the app opens on
@@ -138,10 +138,9 @@ def sidebar_model_picker() -> ModelEntry | None:
         name = st.selectbox(
             "Model",
             list(by_name),
-            key=app_state.MODEL,
             format_func=lambda n: _label(by_name[n]),
-            persist_state="session",
             label_visibility="collapsed",
+            **session.bound(app_state.MODEL, DEFAULT_MODEL),  # never persist_state: see explorer/session.py
         )
         entry = by_name[name]
         st.markdown("  \n".join(_card_lines(entry)))

@@ -4,6 +4,11 @@
     RUN/samples/step_NNNNNN.png    a sample grid from a fixed z
     RUN/checkpoints/last.safetensors
 
+A model's training log, MODELS/NAME/training/ (written by scripts/ship_training_log.py), is
+laid out the same without the checkpoints: metrics.jsonl, config.json and a handful of the
+run's sample grids. The shipped models carry theirs, so the monitor has something to show on
+a fresh checkout.
+
 Everything here tolerates a run that is being written: a half-written last line of
 metrics.jsonl is skipped, files that vanish between listing and reading are ignored.
 No Streamlit in this module.
@@ -18,12 +23,14 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from dcgan_core import registry
 from dcgan_core.registry import models_dirs
 
 from . import REPO_ROOT
 
 SAMPLE_NAME = re.compile(r"step_(\d+)\.png$")
 ACTIVE_WITHIN_S = 180  # a run whose metrics changed this recently counts as training
+TRAINING_LOG = "training"  # MODELS/NAME/training/: a model's training log
 
 
 def is_run_dir(path: Path) -> bool:
@@ -31,9 +38,10 @@ def is_run_dir(path: Path) -> bool:
 
 
 def find_runs() -> list[Path]:
-    """Run folders in $DCGAN_MODELS_DIR, the repo's models/ and runs/ (or those folders themselves).
+    """Run folders in $DCGAN_MODELS_DIR, the repo's models/ and runs/ (or those folders themselves), then models' training logs.
 
-    In that order of folders, and newest first within each.
+    Runs in that order of folders, newest first within each; then MODELS/NAME/training/ of
+    each models folder, by name. With no runs at all, a shipped model's log comes first.
     """
     found: list[Path] = []
     for root in [*models_dirs(), REPO_ROOT / "runs"]:
@@ -41,7 +49,27 @@ def find_runs() -> list[Path]:
             continue
         here = [p.resolve() for p in [root, *root.iterdir()] if is_run_dir(p)]
         found += [p for p in sorted(here, key=last_modified, reverse=True) if p not in found]
+    for root in models_dirs():
+        if root.is_dir():
+            logs = sorted(p.resolve() for p in root.glob(f"*/{TRAINING_LOG}") if is_run_dir(p))
+            found += [p for p in logs if p not in found]
     return found
+
+
+def is_training_log(run: Path) -> bool:
+    """Whether `run` is a model's training log (MODELS/NAME/training/) rather than a run folder."""
+    if run.name != TRAINING_LOG:
+        return False
+    parent = run.resolve().parent.parent
+    return any(parent == d.resolve() for d in models_dirs())
+
+
+def run_label(run: Path) -> str:
+    """How the monitor lists a run: "rooms64 (runs)" or "rooms (shipped model's training log)"."""
+    if is_training_log(run):
+        shipped = run.resolve().parent.parent == registry.REPO_MODELS_DIR.resolve()
+        return f"{run.parent.name} ({'shipped ' if shipped else ''}model's training log)"
+    return f"{run.name} ({run.parent})"
 
 
 def last_modified(run: Path) -> float:
@@ -56,8 +84,11 @@ def last_modified(run: Path) -> float:
 
 
 def is_active(run: Path, within_s: float = ACTIVE_WITHIN_S) -> bool:
-    """Whether the run wrote something in the last `within_s` seconds (so it is probably still training)."""
-    return time.time() - last_modified(run) < within_s
+    """Whether the run wrote something in the last `within_s` seconds (so it is probably still training).
+
+    A model's training log never is: its files are as new as the checkout.
+    """
+    return not is_training_log(run) and time.time() - last_modified(run) < within_s
 
 
 @dataclass(frozen=True)

@@ -87,9 +87,9 @@ m = st.columns(4)
 m[0].metric("Frames", n_frames)
 m[1].metric("Waypoints", k, help="\n".join(f"P{i + 1}: {label}" for i, label in enumerate(walk.waypoint_labels)))
 m[2].metric(
-    "Smoothness (largest / median change)", f"{s.ratio:.2f}",
-    help="Largest frame-to-frame pixel change divided by the median one. About 1-3 is a smooth walk; "
-    "one step far above the rest is a jump.",
+    "Smoothness", f"{s.ratio:.2f}",
+    help="Largest / median change: the largest frame-to-frame pixel change divided by the median one. "
+    "About 1-3 is a smooth walk; one step far above the rest is a jump.",
 )
 m[3].metric("Rendered in", f"{walk.seconds * 1000:.0f} ms")
 st.caption(
@@ -141,4 +141,5 @@ with tab_path:
 
 with tab_smooth:
     st.plotly_chart(charts.frame_change_figure(walk), width="stretch")
-    st.caption("Mean absolute pixel change between consecutive frames; dotted lines mark the waypoints.")
+    st.caption("Mean absolute pixel change (0-255 scale) between consecutive frames; dotted lines mark the waypoints, the "
+               "dashed line the median.")

@@ -1,6 +1,8 @@
 """Follow a training run: loss curves and D's outputs from its log, and its sample grids over time (as in the paper's Figs. 2-3, samples after one and five epochs). Refreshes itself while the run is training.
 
-Reads a run folder as `dcgan train --out RUN` writes it: metrics.jsonl and samples/step_NNNNNN.png.
+Reads a run folder as `dcgan train --out RUN` writes it: metrics.jsonl and samples/step_NNNNNN.png,
+or a shipped model's training log (models/NAME/training/, the same without checkpoints). Typed paths
+must lie inside $DCGAN_RUNS_ROOTS (explorer/roots.py).
 """
 
 import sys
@@ -15,7 +17,7 @@ import streamlit as st  # noqa: E402
 from PIL import Image  # noqa: E402
 
 from explorer import app_state as keys  # noqa: E402
-from explorer import charts, runs, widgets  # noqa: E402
+from explorer import charts, roots, runs, widgets  # noqa: E402
 from explorer.model_picker import sidebar_model_picker  # noqa: E402
 
 REFRESH_S = 5
@@ -32,21 +34,28 @@ found = runs.find_runs()
 c = st.columns([2, 2, 1])
 typed = c[1].text_input("... or a run folder path", key=keys.MONITOR_PATH, placeholder="runs/rooms64")
 if typed.strip():
-    run = Path(typed.strip()).expanduser()
+    try:
+        run = roots.confine_run(typed.strip())
+    except roots.OutsideRoots as e:
+        st.error(str(e), icon=":material/block:")
+        st.stop()
     if not runs.is_run_dir(run):
         st.error(f"{run} is not a run folder: it has neither metrics.jsonl nor samples/. Give the folder passed to `dcgan train --out`.",
                  icon=":material/error:")
         st.stop()
 elif found:
-    run = c[0].selectbox("Run", found, format_func=lambda p: f"{p.name} ({p.parent})", key=keys.MONITOR_RUN)
+    run = c[0].selectbox("Run", found, format_func=runs.run_label, key=keys.MONITOR_RUN)
 else:
     st.info("No run folders found (in $DCGAN_MODELS_DIR, runs/ or models/). Start one with "
             "`dcgan train --dataset rooms --image-size 64 --out runs/rooms64`, or type a run folder's path.",
             icon=":material/info:")
     st.stop()
 
-live = c[2].toggle(f"Refresh every {REFRESH_S} s", value=runs.is_active(run), key=keys.MONITOR_LIVE,
-                   help="On by default while the run is writing")
+if runs.is_training_log(run):
+    st.caption(f"The training log shipped with model **{run.parent.name}** (`{run}`): its metrics and a few of its sample "
+               "grids, no checkpoints.")
+live = c[2].toggle("Live", value=runs.is_active(run), key=keys.MONITOR_LIVE,
+                   help=f"Refresh every {REFRESH_S} s; on by default while the run is writing")
 
 
 @st.fragment(run_every=REFRESH_S if live else None)
@@ -88,7 +97,8 @@ def monitor(run: Path) -> None:
     except (OSError, ValueError) as e:  # a grid being written right now
         st.warning(f"Could not read {path} ({e}); it will show on the next refresh.", icon=":material/warning:")
         return
-    widgets.show_picture(grid, caption=f"{run.name}: fixed-z samples at step {step:,} ({path})", width=768)
+    name = runs.run_label(run) if runs.is_training_log(run) else run.name
+    widgets.show_picture(grid, caption=f"{name}: fixed-z samples at step {step:,} ({path})", width=768)
 
 
 monitor(run)

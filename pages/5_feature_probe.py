@@ -3,7 +3,9 @@
 Features: every conv layer of D max-pooled to 4x4, flattened and concatenated, as in the
 paper; the SVM is scikit-learn's LinearSVC on standardised features (see
 dcgan_core/analysis/feature_probe.py). Labelled sets: the procedural faces' attributes and
-rooms' window counts, or CIFAR-10, MNIST or a folder of class subfolders on this machine.
+rooms' window counts, or CIFAR-10, MNIST or a folder of class subfolders on this machine (inside
+$DCGAN_DATA_ROOTS, explorer/roots.py). A result stored beside the model (models/NAME/probe.json, from
+`dcgan probe ... --save`) shows at once when the settings and the weights match it.
 """
 
 import sys
@@ -13,14 +15,12 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))  # run on its own (AppTest, `streamlit run pages/...`) as well as from Home.py
 
-import numpy as np  # noqa: E402
-import plotly.graph_objects as go  # noqa: E402
 import streamlit as st  # noqa: E402
 
 from dcgan_core.analysis import feature_probe as fp  # noqa: E402
 from dcgan_core.checkpoints import LoadedModel  # noqa: E402
 from explorer import app_state as keys  # noqa: E402
-from explorer import widgets  # noqa: E402
+from explorer import charts, roots, widgets  # noqa: E402
 from explorer.model_picker import require_model  # noqa: E402
 
 C_CHOICES = ("auto", *fp.C_GRID)
@@ -33,7 +33,6 @@ TASK_NAMES = {
     "windows": "number of windows: 0, 1, 2 (3 classes)",
     "classes": "the data set's classes",
 }
-SET_COLORS = {"trained D": "#4c78a8", "random D": "#bab0ac", "raw pixels": "#f58518"}
 
 
 @st.cache_resource(max_entries=2, show_spinner=False)
@@ -44,44 +43,50 @@ def probe_data(dataset: str, task: str, root: str | None, image_size: int, chann
     )
 
 
-@st.cache_data(max_entries=32, show_spinner=False)
-def probe_row(_model: LoadedModel, model_key: tuple, features: str, settings: tuple) -> fp.ProbeScore:
-    """One row of the table for (model weights, feature set, data settings, C)."""
+@st.cache_data(max_entries=16, show_spinner=False)
+def probe_report(_model: LoadedModel, model_key: tuple, settings: tuple) -> fp.ProbeReport:
+    """The table for (model weights, data settings, C), with a progress bar fed by the library's callbacks.
+
+    The bar is made in here: Streamlit replays a cached function's elements on a hit, and can
+    only replay into blocks the function made itself.
+    """
     dataset, task, root, n_train, n_test, c = settings
     cfg = _model.config
+    bar = st.progress(0.0, text="Preparing the labelled images...")
+    shown = [-1]
+
+    def show(fraction: float, text: str) -> None:  # whole percents only: fewer messages to replay on a cache hit
+        if int(100 * fraction) != shown[0]:
+            shown[0] = int(100 * fraction)
+            bar.progress(min(fraction, 1.0), text=text)
+
     data = probe_data(dataset, task, root, cfg.image_size, cfg.channels, n_train, n_test)
-    return fp.probe_score(features, _model.discriminator, data, C=None if c == "auto" else float(c))
+    report = fp.ProbeReport(data.description, data.classes, len(data.train), len(data.test), data.chance)
+    n = len(fp.FEATURE_SETS)
+    for i, name in enumerate(fp.FEATURE_SETS):  # each set: features in the first half of its share, SVM fits in the second
+
+        def features(done: int, total: int, i=i, name=name) -> None:
+            show((i + 0.5 * done / total) / n, f"{name}: features of {total:,} images")
+
+        def fits(done: int, total: int, i=i, name=name) -> None:
+            show((i + 0.5 + 0.5 * done / total) / n, f"{name}: SVM fit {min(done + 1, total)} of {total}")
+
+        svm_c = None if c == "auto" else float(c)
+        report.scores.append(fp.probe_score(name, _model.discriminator, data, C=svm_c, progress=features, fit_progress=fits))
+    bar.empty()
+    return report
 
 
-def confusion_figure(score: fp.ProbeScore, classes: list[str]) -> go.Figure:
-    counts = score.confusion
-    share = counts / np.maximum(counts.sum(1, keepdims=True), 1)
-    fig = go.Figure(
-        go.Heatmap(
-            z=share, x=classes, y=classes, colorscale="Blues", zmin=0, zmax=1, text=counts, texttemplate="%{text}",
-            colorbar=dict(title="share of<br>true class"),
-            hovertemplate="true %{y}<br>predicted %{x}<br>%{text} images (%{z:.0%} of the class)<extra></extra>",
-        )
-    )
-    fig.update_layout(
-        xaxis_title="predicted", yaxis_title="true", yaxis_autorange="reversed", height=220 + 34 * len(classes),
-        margin=dict(l=10, r=10, t=30, b=10),
-    )
-    return fig
-
-
-def accuracy_figure(scores: list[fp.ProbeScore], chance: float) -> go.Figure:
-    fig = go.Figure(
-        go.Bar(
-            x=[s.features for s in scores], y=[100 * s.accuracy for s in scores],
-            marker_color=[SET_COLORS.get(s.features, "#4c78a8") for s in scores],
-            text=[f"{100 * s.accuracy:.1f}%" for s in scores], textposition="outside",
-            hovertemplate="%{x}: %{y:.1f}% test accuracy<extra></extra>",
-        )
-    )
-    fig.add_hline(y=100 * chance, line_dash="dot", annotation_text=f"chance {100 * chance:.1f}%", annotation_position="top right")
-    fig.update_layout(yaxis_title="test accuracy (%)", yaxis_range=[0, 105], height=320, margin=dict(l=10, r=10, t=30, b=10))
-    return fig
+@st.cache_data(max_entries=8, show_spinner=False)
+def stored_probe(model_key: tuple, stored_mtime_ns: int) -> tuple[fp.StoredProbe | None, str, str]:
+    """The result kept beside the model by `dcgan probe --save`, the checkpoint's SHA-256, and why there is none."""
+    checkpoint, path = Path(model_key[0]), fp.stored_probe_path(model_key[0])
+    if not path.is_file():
+        return None, "", ""
+    try:
+        return fp.load_stored_probe(path), fp.file_sha256(checkpoint), ""
+    except (OSError, ValueError) as e:
+        return None, "", str(e)
 
 
 widgets.page_header(
@@ -119,19 +124,25 @@ n_train = int(c[2].number_input("Training images", 10, 50_000, 2000, step=500, k
 n_test = int(c[3].number_input("Test images", 10, 50_000, 1000, step=500, key=keys.PROBE_N_TEST))
 C = c[4].selectbox(
     "SVM C", C_CHOICES, key=keys.PROBE_C,
-    format_func=lambda v: "auto (validation)" if v == "auto" else f"{v:g}",
+    format_func=lambda v: "auto" if v == "auto" else f"{v:g}",
     help="auto picks C per feature set from " + ", ".join(f"{v:g}" for v in fp.C_GRID) + " on a quarter of the training images",
 )
 root = None
 if dataset not in ("faces", "rooms"):
     default_root = train_config.get("data_root") if own == dataset else ""
-    root = st.text_input(
+    typed = st.text_input(
         "Location of the data set on this machine", value=default_root or "", key=keys.PROBE_ROOT,
         placeholder={"cifar10": "e.g. ~/data/cifar-10-batches-py", "mnist": "e.g. ~/data/mnist (idx files)",
-                     "folder": "e.g. ~/photos (one subfolder per class)"}[dataset],
-    ).strip() or None
-    if root is None:
+                     "folder": "e.g. ~/data/photos (one subfolder per class)"}[dataset],
+        help="Inside " + ", ".join(str(r) for r in roots.data_roots()) + f" (set ${roots.DATA_ENV} for others)",
+    ).strip()
+    if not typed:
         st.info("Give the folder of the data set to probe with it (nothing is downloaded).", icon=":material/info:")
+        st.stop()
+    try:
+        root = str(roots.confine_data(typed))
+    except roots.OutsideRoots as e:
+        st.error(str(e), icon=":material/block:")
         st.stop()
 elif own and own != dataset:
     st.caption(
@@ -140,9 +151,28 @@ elif own and own != dataset:
     )
 
 settings = (dataset, task, root, n_train, n_test, C)
+wanted = fp.ProbeSettings(dataset, task, root, n_train, n_test, None if C == "auto" else float(C))
+stored_path = fp.stored_probe_path(model.entry.path)
+stored, checkpoint_hash, stored_problem = stored_probe(model.key, stored_path.stat().st_mtime_ns if stored_path.is_file() else 0)
 if st.button("Run the probe", type="primary", icon=":material/play_arrow:"):
     st.session_state[keys.PROBE_RUN] = settings
-if st.session_state.get(keys.PROBE_RUN) != settings:
+if st.session_state.get(keys.PROBE_RUN) == settings:
+    with widgets.user_errors("run the probe"):
+        report = probe_report(model.loaded, model.key, settings)
+elif stored is not None and stored.matches(wanted, checkpoint_hash):
+    report = stored.report
+    st.success(
+        f"**Stored result**, not computed now: `{stored_path.parent.name}/{stored_path.name}` beside the model, made on these "
+        f"weights (step {stored.step:,}) by `{stored.command}`, with the settings above ({dataset}, {task}, "
+        f"{n_train:,} training and {n_test:,} test images, C {C}). **Run the probe** computes it again here.",
+        icon=":material/inventory_2:",
+    )
+else:
+    if stored_problem:
+        st.warning(stored_problem, icon=":material/warning:")
+    elif stored is not None:
+        st.caption(f"{stored_path.name} beside the model holds a result for other settings or other weights: "
+                   f"`{stored.command}` (step {stored.step:,}).")
     st.info(
         f"Press **Run the probe**: it extracts features of {n_train + n_test:,} images with the trained and the random D "
         "and fits three SVMs (about a minute per few thousand images on a CPU; results are kept for these settings).",
@@ -150,36 +180,27 @@ if st.session_state.get(keys.PROBE_RUN) != settings:
     )
     st.stop()
 
-bar = st.progress(0.0, text="Preparing the labelled images...")
-scores: list[fp.ProbeScore] = []
-with widgets.user_errors("run the probe"):
-    data = probe_data(dataset, task, root, cfg.image_size, cfg.channels, n_train, n_test)
-    for i, name in enumerate(fp.FEATURE_SETS):
-        bar.progress(i / len(fp.FEATURE_SETS), text=f"{name}: features and SVM ({i + 1} of {len(fp.FEATURE_SETS)})...")
-        scores.append(probe_row(model.loaded, model.key, name, settings))
-bar.empty()
-
 st.header("Test accuracy")
-m = st.columns(len(scores) + 1)
-for col, s in zip(m, scores):
+m = st.columns(len(report.scores) + 1)
+for col, s in zip(m, report.scores):
     col.metric(s.features, f"{100 * s.accuracy:.1f}%", help=f"{s.dims:,} features, C = {s.C:g}")
-m[-1].metric("chance", f"{100 * data.chance:.1f}%", help="always answering the most common training class")
+m[-1].metric("chance", f"{100 * report.chance:.1f}%", help="always answering the most common training class")
 left, right = st.columns([2, 3])
 with left:
     rows = ["| features | dims | accuracy | C |", "|---|---:|---:|---:|"]
-    for s in scores:
+    for s in report.scores:
         rows.append(f"| {s.features} | {s.dims:,} | {100 * s.accuracy:.1f}% | {s.C:g}{'' if s.converged else ' (not converged)'} |")
-    rows.append(f"| chance (majority class) | | {100 * data.chance:.1f}% | |")
+    rows.append(f"| chance (majority class) | | {100 * report.chance:.1f}% | |")
     st.markdown("\n".join(rows))
-    st.caption(f"{data.description}; {len(data.train):,} training and {len(data.test):,} test images · {model.describe()}")
+    st.caption(f"{report.data}; {report.n_train:,} training and {report.n_test:,} test images · {model.describe()}")
 with right:
-    st.plotly_chart(accuracy_figure(scores, data.chance), width="stretch", key="probe_accuracy")
+    st.plotly_chart(charts.probe_accuracy_figure(report.scores, report.chance), width="stretch", key="probe_accuracy")
 
 st.header("Confusion matrix")
 shown = st.segmented_control("Features", fp.FEATURE_SETS, default=fp.FEATURE_SETS[0], required=True, key=keys.PROBE_SHOWN)
-score = next(s for s in scores if s.features == shown)
-st.plotly_chart(confusion_figure(score, data.classes), width="stretch", key="probe_confusion")
+score = next(s for s in report.scores if s.features == shown)
+st.plotly_chart(charts.probe_confusion_figure(score.confusion, report.classes), width="stretch", key="probe_confusion")
 st.caption(
-    f"{shown}: rows are the true classes of the {len(data.test):,} test images, columns the SVM's answers; "
+    f"{shown}: rows are the true classes of the {report.n_test:,} test images, columns the SVM's answers; "
     "colour is the share of the row."
 )

@@ -51,7 +51,9 @@ def stabilisers(train_config: dict) -> str:
     """The opt-in departures from the paper's training, in words (README "When D wins at once")."""
     said = []
     if train_config.get("instance_noise", 0.0) > 0:
-        said.append(f"instance noise N(0, {train_config['instance_noise']}) on every image D sees")
+        anneal = train_config.get("instance_noise_anneal", 0)
+        said.append(f"instance noise N(0, {train_config['instance_noise']}) on every image D sees"
+                    + (f", its std falling linearly to 0 at step {anneal:,}" if anneal else ""))
     if train_config.get("real_label", 1.0) < 1.0:
         said.append(f"one-sided label smoothing (real target {train_config['real_label']})")
     return "; ".join(said) if said else "none (the paper's loss as is)"

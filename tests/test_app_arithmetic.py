@@ -112,7 +112,7 @@ def test_clicking_samples_fills_the_slots_and_gives_the_measured_result(models_d
     pick(at, 2, [6, 7, 8])
     assert_clean(at)
     assert slot_sizes(at) == [3, 3, 3]
-    assert "Y = smiling woman − neutral woman + neutral man in the centre" in captions(at)
+    assert "Y = man with glasses − man without glasses + woman without glasses in the centre" in captions(at)
     assert "uniform noise ±0.25" in captions(at)
     verdicts = [m.value for m in at.markdown if m.value.startswith("**Instrument")]
     assert verdicts[0].startswith("**Instrument, 9 images:** ") and "/9" in verdicts[0]
@@ -142,7 +142,7 @@ def test_noise_scale_changes_the_caption(models_dir):
 
 def test_a_saved_set_loads_back_into_another_slot(models_dir, tmp_path):
     at = pick(run(), 0, [4, 9, 11])
-    at.text_input(key="arith_name_0").input("man with glasses").run()
+    at.text_input(key="arith_name_faces_a_0_widget").input("man with glasses").run()
     at.button(key="arith_save_button").click().run()
     assert_clean(at)
     assert any("Saved 3 exemplars of 'man with glasses'" in s.value for s in at.success)
@@ -154,7 +154,7 @@ def test_a_saved_set_loads_back_into_another_slot(models_dir, tmp_path):
     slots = at.session_state["arith_slots_faces_a"]
     assert [p["index"] for p in slots[2]] == [4, 9, 11]
     assert all((a["z"] == b["z"]).all() for a, b in zip(slots[0], slots[2]))
-    assert at.session_state["arith_name_2"] == "man with glasses"
+    assert at.session_state["arith_name_faces_a_2"] == "man with glasses"
 
 
 def set_file_of(models_dir: Path, model: str) -> bytes:
@@ -187,12 +187,41 @@ def test_a_set_made_for_another_model_is_refused_with_a_message(models_dir, tmp_
     assert "not for model faces_b" in next(e.value for e in at.error)
 
 
-def test_a_model_that_is_not_a_64_px_faces_model_is_warned_about(models_dir):
+def page_text(at: AppTest) -> str:
+    """Everything the page says in words: titles, text, captions, messages and widget labels."""
+    parts = [e.value for kind in ("title", "subheader", "markdown", "caption", "info", "warning", "success") for e in at.get(kind)]
+    parts += [w.label for kind in ("button", "toggle", "text_input", "selectbox", "segmented_control") for w in at.get(kind)]
+    return "\n".join(parts) + "\n" + captions(at)
+
+
+def test_on_a_rooms_model_the_page_offers_the_faces_model_first_and_shows_no_rooms_as_faces(models_dir):
     at = run("rooms")
+    assert_clean(at)
+    title, reason, switch = list(at.main.children.values())[:3]  # nothing before the reason and the switch
+    assert title.value == "Vector arithmetic"
+    assert "does not draw them" in reason.value and "rooms" in reason.value
+    assert switch.label == "Switch to the **faces_a** model"
+    text = page_text(at)
+    assert not at.image, "no samples of rooms under face concepts"
+    for face_word in ("woman", "smiling", "random faces", "glasses"):
+        assert face_word not in text.replace("(glasses, smiles, sex, head turn)", ""), face_word
+
+
+def test_on_a_rooms_model_the_arithmetic_still_runs_when_asked_with_neutral_names(models_dir):
+    at = run("rooms")
+    at.toggle(key="arith_anyway").set_value(True).run()
     assert not at.exception
     assert any("rooms" in w.value and "grain of salt" in w.value for w in at.warning)
     pick(at, 0, [0, 1, 2], model="rooms")
     assert slot_sizes(at, "rooms") == [3, 0, 0]  # the arithmetic itself works on any model
+    assert [at.text_input(key=f"arith_name_rooms_{i}_widget").value for i in range(3)] == ["concept A", "concept B", "concept C"]
+    assert "random faces" not in page_text(at)
+
+
+def test_the_one_click_demo_fills_the_glasses_equation_and_says_what_rate_to_expect(models_dir):
+    at = run()
+    assert at.selectbox(key="arith_fill").value == "glasses"
+    assert any("about 8 draws in 10" in c.value for c in at.caption)
 
 
 def test_one_click_switches_from_a_rooms_model_to_a_faces_model(models_dir):
@@ -201,13 +230,13 @@ def test_one_click_switches_from_a_rooms_model_to_a_faces_model(models_dir):
     at.button(key="arith_switch").click().run()
     assert_clean(at)
     assert at.session_state["model"] == "faces_a"
-    assert at.selectbox(key="model").value == "faces_a"  # the sidebar says so too
+    assert at.selectbox(key="model_widget").value == "faces_a"  # the sidebar says so too
     assert not any("grain of salt" in w.value for w in at.warning)
     assert not [b for b in at.button if b.key == "arith_switch"]  # nothing to switch to any more
 
 
 def test_instrument_labels_are_on_for_a_faces_model_picked_after_one_they_are_off_for(models_dir):
-    at = run("rooms")
+    at = run_page(PAGE, model="rooms", arith_anyway=True)
     assert at.toggle(key="arith_badges_rooms").value is False  # readings of rooms would mean little
     at.session_state["model"] = "faces_a"  # picked in the sidebar
     at.run()
@@ -221,7 +250,7 @@ def test_two_slots_define_an_axis(models_dir):
     at.selectbox(key="arith_axis_to").set_value("slot:2")
     at.slider(key="arith_axis_steps").set_value(5).run()
     assert_clean(at)
-    assert "from mean(A: smiling woman (3)) to mean(C: neutral man (3)), 5 steps" in captions(at)
+    assert "from mean(A: man with glasses (3)) to mean(C: woman without glasses (3)), 5 steps" in captions(at)
     assert "plus t × axis" in captions(at) and "Mean instrument turn per column" in captions(at)
 
 
@@ -268,7 +297,7 @@ def test_the_benchmark_runs_on_request_and_reads_each_equation_against_its_ceili
 
 
 def test_the_benchmark_is_not_offered_for_a_model_the_face_instrument_cannot_read(models_dir):
-    at = run("rooms")
+    at = run_page(PAGE, model="rooms", arith_anyway=True)
     assert_clean(at)
     assert not [b for b in at.button if b.key == "arith_bench_button"]
     assert any("The benchmark reads every result with the face instrument: pick a 64-px faces model" in i.value for i in at.info)

@@ -165,7 +165,8 @@ def test_probe_waits_for_the_button_then_shows_the_table_and_a_confusion_matrix(
     assert "raw pixels: rows are the true classes of the 30 test images" in captions(at)
 
 
-def test_probe_on_a_local_data_set_asks_for_its_location(models_dir, tmp_path):
+def test_probe_on_a_local_data_set_asks_for_its_location(models_dir, tmp_path, monkeypatch):
+    monkeypatch.setenv("DCGAN_DATA_ROOTS", str(tmp_path))  # typed data paths must lie inside these folders
     at = run(PROBE)
     at.selectbox(key="probe_dataset").set_value("folder").run()
     assert_clean(at)

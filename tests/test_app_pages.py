@@ -72,7 +72,7 @@ def test_picking_another_model_changes_the_card_and_the_samples(models_dir):
     at = run(HOME)
     card = "\n".join(m.value for m in at.sidebar.markdown)
     assert "rooms_a" in card and "**Data set** rooms" in card and "**Trained** 2 steps" in card and "loss_d" in card
-    at.sidebar.selectbox(key="model").set_value("rooms_b").run()
+    at.sidebar.selectbox(key="model_widget").set_value("rooms_b").run()
     assert_clean(at)
     assert "rooms_b" in "\n".join(m.value for m in at.sidebar.markdown)
     assert any("model rooms_b" in c for c in image_captions(at))
@@ -92,7 +92,7 @@ def test_every_page_runs_on_its_own(models_dir, page):
     at = run(page)
     assert_clean(at)
     assert at.title[0].value == TITLES[page]
-    assert at.sidebar.selectbox(key="model").value == "rooms_a"
+    assert at.sidebar.selectbox(key="model_widget").value == "rooms_a"
 
 
 def test_without_models_every_page_says_how_to_get_one(tmp_path, monkeypatch):
@@ -276,6 +276,6 @@ def test_monitor_reads_a_typed_run_folder_and_rejects_a_wrong_one(models_dir, tm
     at.text_input(key="monitor_path").input(str(models_dir / "rooms_b")).run()
     assert_clean(at)
     assert any(c.startswith("rooms_b: fixed-z samples") for c in image_captions(at))
-    at.text_input(key="monitor_path").input(str(tmp_path)).run()
+    at.text_input(key="monitor_path").input(str(models_dir)).run()  # inside the allowed folders, but not a run
     assert not at.exception
     assert any("is not a run folder" in e.value for e in at.error)

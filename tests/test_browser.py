@@ -23,6 +23,7 @@ from dcgan_core.train import TrainConfig, Trainer
 IMAGE_SHOWN = """() => [...document.querySelectorAll('[data-testid="stImage"] img')]
     .some(img => img.complete && img.naturalWidth > 0 && img.offsetParent !== null)"""
 PROBE_BUTTON_SHOWN = """() => [...document.querySelectorAll('button')].some(b => b.innerText.includes('Run the probe'))"""
+SWITCH_SHOWN = """() => [...document.querySelectorAll('button')].some(b => b.innerText.includes('Switch to the faces model'))"""
 PAGE_TIMEOUT_MS = 45_000  # first visits build cached models and renders on a 2-core CI machine, one torch thread
 PAGES = {  # url path -> (browser tab title, what shows the page is drawn)
     "": ("Home · DCGAN explorer", IMAGE_SHOWN),
@@ -32,7 +33,7 @@ PAGES = {  # url path -> (browser tab title, what shows the page is drawn)
     "discriminator_features": ("Discriminator features · DCGAN explorer", IMAGE_SHOWN),
     "feature_probe": ("Feature probe · DCGAN explorer", PROBE_BUTTON_SHOWN),  # draws its figures only when asked to
     "forget_to_draw": ("Forgetting to draw windows · DCGAN explorer", IMAGE_SHOWN),
-    "vector_arithmetic": ("Vector arithmetic · DCGAN explorer", IMAGE_SHOWN),
+    "vector_arithmetic": ("Vector arithmetic · DCGAN explorer", SWITCH_SHOWN),  # a rooms model: it offers faces first
 }
 
 

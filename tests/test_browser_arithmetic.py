@@ -2,7 +2,7 @@
 
 Starts `streamlit run explorer/Home.py` on a free port, opens the "Vector arithmetic" page in
 Debian's Chromium through Playwright and does what a researcher does: switches to the shipped `faces`
-model with the page's button (the app opens on `rooms`), clicks 3 samples of the grid into A (smiling woman), switches "Clicks add to"
+model with the page's button (the app opens on `rooms`), clicks 3 samples of the grid into A (man with glasses), switches "Clicks add to"
 to B and C and clicks 3 more into each, clicks one sample twice (added, then taken out again).
 The samples are the ones the face instrument reads as each concept, found here with the
 library, and the page's "Instrument, 9 images" line must be what the library computes for
@@ -26,7 +26,7 @@ from dcgan_core.latent import sample_z
 
 TITLE = "Vector arithmetic · DCGAN explorer"
 GRID_SIZE = 32  # the page's grid of samples to pick from (seed 0)
-SLOTS = ("smiling woman", "neutral woman", "neutral man")  # the page's default concept names, A B C
+SLOTS = ("man with glasses", "man without glasses", "woman without glasses")  # the page's default concept names, A B C
 PICK_COUNTS = """() => [...document.querySelectorAll('[data-testid="stCaptionContainer"]')]
     .map(e => e.innerText.match(/^(\\d+)\\/3 picked/)).filter(m => m).map(m => Number(m[1]))"""
 
@@ -34,8 +34,8 @@ PICK_COUNTS = """() => [...document.querySelectorAll('[data-testid="stCaptionCon
 def picks_by_instrument(model, instrument) -> list[list[int]]:
     """The first 3 grid samples the face instrument reads as each slot's concept."""
     labels = concepts.read_codes(model.generator, instrument, sample_z(GRID_SIZE, model.config, seed=0))[1].labels()
-    woman, smiling = ~labels["masculine"], labels["smiling"]
-    wanted = (woman & smiling, woman & ~smiling, labels["masculine"] & ~smiling)
+    man, glasses = labels["masculine"], labels["glasses"]
+    wanted = (man & glasses, man & ~glasses, ~man & ~glasses)  # the page's default equation: glasses
     return [list(np.flatnonzero(w)[:3]) for w in wanted]
 
 
@@ -62,7 +62,7 @@ def test_clicking_exemplars_into_three_slots_gives_the_arithmetic_of_those_sampl
             page = browser.new_page(viewport={"width": 1400, "height": 1000})
             page.goto(f"http://127.0.0.1:{port}/vector_arithmetic")
             page.wait_for_function(f"() => document.title === {TITLE!r}", timeout=30_000)
-            page.wait_for_function(f"() => JSON.stringify(({PICK_COUNTS})()) === '[0,0,0]'", timeout=60_000)
+            # on rooms (the default) the page offers the faces model and nothing else
             page.get_by_role("button", name="Switch to the faces model").click()
             page.wait_for_function(  # the sidebar's picker follows
                 """() => { const e = document.querySelector('[data-testid="stSidebar"] input[aria-label="Model"]');
@@ -70,6 +70,7 @@ def test_clicking_exemplars_into_three_slots_gives_the_arithmetic_of_those_sampl
                 timeout=30_000)
             # the grid of faces, read by the instrument: labels are on by default on a faces model, whatever rooms had
             page.get_by_text("Labels: M man").wait_for(timeout=60_000)
+            page.wait_for_function(f"() => JSON.stringify(({PICK_COUNTS})()) === '[0,0,0]'", timeout=60_000)
             # and the rooms page's widgets gone (they stay, stale, until the rerun ends): the slot switch and the grid's pills
             page.wait_for_function("""() => document.querySelectorAll('[data-testid="stButtonGroup"]').length === 2""", timeout=30_000)
             groups = page.locator('[data-testid="stButtonGroup"]')

@@ -288,3 +288,23 @@ def test_dcgan_arithmetic_over_several_seeds_ends_with_the_summary(tmp_path, cap
     out = capsys.readouterr()
     assert out.out.count("vector arithmetic on") == 3  # a table per seed, then the summary
     assert "over seeds 3, 4" in out.out and "seed 4: labelling a pool" in out.err
+
+
+@pytest.mark.parametrize("text", ["[" * 100_000, '{"a": ' * 100_000 + "1" + "}" * 100_000])
+def test_json_nested_past_the_recursion_limit_is_refused_naming_the_file(text):
+    with pytest.raises(ConceptSetError, match=r"^deep.json is nested too deeply to be a concept set$"):
+        concepts.concept_set_from_json(text, where="deep.json")
+
+
+def test_a_deep_or_oversized_structure_in_a_concept_set_is_a_one_line_refusal():
+    good = ConceptSet("smiling woman", torch.rand(2, 4), identity()).to_dict()
+    for change in (
+        {"z": json.loads("[" * 900 + "]" * 900)},  # parses, but no (k, nz) array
+        {"model": {"a": json.loads('{"a": ' * 900 + "1" + "}" * 900)}},
+        {"sources": [[1, 2]] * 2},  # not {"seed", "index"} objects
+    ):
+        with pytest.raises(ConceptSetError) as e:
+            concepts.concept_set_from_json(json.dumps({**good, **change}), where="odd.json")
+        assert str(e.value).startswith("odd.json ") and "\n" not in str(e.value)
+    with pytest.raises(ConceptSetError, match="^long.json is not JSON"):
+        concepts.concept_set_from_json('{"z": ' + "9" * 5000 + "}", where="long.json")

@@ -1,4 +1,4 @@
-"""The feature probe (paper section 5.1, Table 1): feature sizes, the pooling, the exact SVM speed-up, beating chance, the CLI."""
+"""The feature probe (paper section 5.1, Table 1): feature sizes, the pooling, the exact SVM speed-up, beating chance, the CLI, stored results."""
 
 from __future__ import annotations
 
@@ -9,12 +9,17 @@ import torch.nn.functional as F
 from PIL import Image
 
 from dcgan_core.analysis.feature_probe import (
+    ProbeSettings,
+    file_sha256,
     load_probe_data,
+    load_stored_probe,
     pixel_features,
     probe_feature_size,
     probe_features,
+    probe_score,
     run_probe,
     span_coordinates,
+    stored_probe_path,
 )
 from dcgan_core.checkpoints import Checkpoint, save_checkpoint
 from dcgan_core.cli import main
@@ -137,3 +142,50 @@ def test_dcgan_probe_without_a_discriminator_is_a_one_line_error(tmp_path, capsy
     save_checkpoint(path, Checkpoint(model_config=cfg, generator=Generator(cfg).state_dict()))
     assert main(["probe", "--model", str(path)]) == 2
     assert "holds no discriminator" in capsys.readouterr().err
+
+
+def test_progress_callbacks_follow_the_features_then_the_svm_fits():
+    data = load_probe_data("faces", task="glasses", image_size=32, n_train=40, n_test=20)
+    d = Discriminator(ModelConfig(image_size=32, ndf=4)).eval()
+    images, fits = [], []
+    probe_score("trained D", d, data, progress=lambda done, total: images.append((done, total)),
+                fit_progress=lambda done, total: fits.append((done, total)))
+    assert images[-1] == (60, 60) and [t for _, t in images] == [60] * len(images)
+    assert fits == [(0, 5), (1, 5), (2, 5), (3, 5), (4, 5), (5, 5)]  # C picked from 4 values, then the final fit
+
+
+def test_dcgan_probe_save_keeps_the_result_with_its_settings_and_weights(tmp_path, capsys):
+    cfg = ModelConfig(image_size=32, nz=8, ngf=4, ndf=4)
+    folder = tmp_path / "tiny"
+    save_checkpoint(folder / "model.safetensors",
+                    Checkpoint(model_config=cfg, generator=Generator(cfg).state_dict(), discriminator=Discriminator(cfg).state_dict(), step=5))
+    out = folder / "probe.json"
+    assert stored_probe_path(folder / "model.safetensors") == out
+    assert main(["probe", "--model", str(folder), "--task", "glasses", "--n-train", "40", "--n-test", "20", "--C", "0.001",
+                 "--save", str(out)]) == 0
+    printed = capsys.readouterr().out
+    stored = load_stored_probe(out)
+    assert stored.settings == ProbeSettings("faces", "glasses", None, 40, 20, 0.001)
+    assert stored.step == 5 and stored.checkpoint_sha256 == file_sha256(folder / "model.safetensors")
+    assert stored.command == f"dcgan probe --model {folder} --dataset faces --task glasses --n-train 40 --n-test 20 --C 0.001 --save {out}"
+    assert [s.features for s in stored.report.scores] == ["trained D", "random D", "raw pixels"]
+    assert stored.report.table() in printed  # the same numbers as printed
+    assert stored.matches(ProbeSettings("faces", "glasses", None, 40, 20, 0.001), file_sha256(folder / "model.safetensors"))
+    assert not stored.matches(ProbeSettings("faces", "glasses", None, 40, 20), stored.checkpoint_sha256)  # C auto
+
+
+def test_a_damaged_stored_probe_is_a_value_error_naming_the_file(tmp_path):
+    (tmp_path / "probe.json").write_text('{"command": "dcgan probe", "report": ' + "[" * 100_000)
+    with pytest.raises(ValueError, match="probe.json is not a stored probe result"):
+        load_stored_probe(tmp_path / "probe.json")
+
+
+def test_the_shipped_faces_probe_matches_the_shipped_weights_and_the_page_defaults():
+    from pathlib import Path
+
+    models = Path(__file__).resolve().parents[1] / "models"
+    stored = load_stored_probe(models / "faces" / "probe.json")
+    assert stored.matches(ProbeSettings("faces", "attributes"), file_sha256(models / "faces" / "model.safetensors"))
+    assert stored.command == "dcgan probe --model faces --dataset faces --save models/faces/probe.json"
+    trained, random_d, pixels = (s.accuracy for s in stored.report.scores)
+    assert trained > random_d > stored.report.chance and trained > pixels

@@ -60,3 +60,20 @@ def test_missing_training_data_is_explained():
         reference_images({"dataset": "folder", "data_root": "/nonexistent/photos", "image_size": 32})
     with pytest.raises(NoTrainingData, match="train_config"):
         reference_images(None)
+
+
+def test_memorisation_check_tells_copies_from_new_images(monkeypatch):
+    from dcgan_core.analysis import neighbours
+
+    rng = np.random.default_rng(0)
+    train = rng.integers(0, 256, (200, 3, 8, 8), dtype=np.uint8)
+    monkeypatch.setattr(neighbours, "reference_images",
+                        lambda tc, limit: neighbours.ReferenceImages(train, "200 training images", 200))
+    held_out = rng.integers(0, 256, (50, 3, 8, 8), dtype=np.uint8)
+    copies = train[:50].copy()
+    copies[:, :, 0, 0] ^= 1  # a near-copy: one value off by one
+    memorised = neighbours.memorisation_check(copies, held_out, {"dataset": "rooms"})
+    assert memorised.near_copies == 1.0 and np.median(memorised.samples) < 1
+    fresh = neighbours.memorisation_check(rng.integers(0, 256, (50, 3, 8, 8), dtype=np.uint8), held_out, {"dataset": "rooms"})
+    assert fresh.near_copies < 0.1
+    assert "held-out real images median" in fresh.summary()

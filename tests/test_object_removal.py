@@ -424,3 +424,29 @@ def test_the_measure_command_refuses_annotations_of_other_weights(tmp_path, g64,
     file.write_text(AnnotationSet(model=other, object_name="window", images=(note(g64, 0, [(0, 0, 9, 9)]),)).to_json())
     assert removal.main(["measure", "--model", str(ckpt), "--annotations", str(file)]) == 2
     assert "drawn on model tiny" in capsys.readouterr().err
+
+
+def deeply_nested(kind: str, depth: int) -> str:
+    """JSON nested `depth` levels: "list" is [[[...]]], "dict" is {"a": {"a": ...}}."""
+    if kind == "list":
+        return "[" * depth + "]" * depth
+    return '{"a": ' * depth + "1" + "}" * depth
+
+
+@pytest.mark.parametrize("text", ["[" * 100_000, deeply_nested("list", 100_000), deeply_nested("dict", 100_000)])
+def test_json_nested_past_the_recursion_limit_is_refused_naming_the_file(tmp_path, identity, text):
+    with pytest.raises(AnnotationError, match=r"^upload.json is nested too deeply to be an annotations file$"):
+        AnnotationStore(tmp_path).import_json(identity, "window", text, where="upload.json")
+
+
+def test_a_deep_structure_inside_a_valid_looking_file_is_a_one_line_refusal(tmp_path, g64, identity):
+    data = json.loads(export(g64, identity, [note(g64, 2, [(1, 2, 30, 40)])]))
+    data["model"]["name"] = json.loads(deeply_nested("list", 900))  # parses, but may be too deep to quote in a message
+    with pytest.raises(AnnotationError) as e:
+        AnnotationSet.from_json(json.dumps(data), where="deep.json")
+    assert "\n" not in str(e.value)
+
+
+def test_a_number_too_long_to_read_is_refused_naming_the_file(tmp_path, identity):
+    with pytest.raises(AnnotationError, match="^long.json is not valid JSON"):
+        AnnotationSet.from_json('{"object": ' + "9" * 5000 + "}", where="long.json")

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from dcgan_core.checkpoints import load_checkpoint, load_model
-from dcgan_core.train import TrainConfig, Trainer, TrainingDiverged
+from dcgan_core.train import TrainConfig, Trainer, TrainingDiverged, instance_noise_std
 from train_support import straight_and_resumed, tiny_run
 
 
@@ -148,6 +148,23 @@ def test_instance_noise_is_off_by_default_and_blurs_what_d_sees_when_on(tmp_path
     difference = seen_noisy[0] - seen_plain[0]
     assert difference.std().item() == pytest.approx(0.2, rel=0.05)
     assert abs(difference.mean().item()) < 0.01
+
+
+def test_annealed_instance_noise_falls_linearly_to_nothing(tmp_path):
+    cfg = TrainConfig(instance_noise=0.1, instance_noise_anneal=4)
+    assert [round(instance_noise_std(cfg, step), 6) for step in range(6)] == [0.1, 0.075, 0.05, 0.025, 0.0, 0.0]
+    assert instance_noise_std(TrainConfig(instance_noise=0.1), 10_000) == 0.1  # 0: constant, as before
+
+    trainer = Trainer(tiny_run(tmp_path / "annealed", steps=3, instance_noise=0.2, instance_noise_anneal=2))
+    plain = Trainer(tiny_run(tmp_path / "plain", steps=3))
+    seen, seen_plain = _inputs_seen_by_d(trainer), _inputs_seen_by_d(plain)
+    trainer.run()
+    plain.run()
+    # D sees the real batch first at each step (then the fakes twice): step 0 is noisy at 0.2, step 1 at 0.1, step 2 clean
+    stds = [(seen[3 * k] - seen_plain[3 * k]).std().item() for k in range(3)]
+    assert stds[0] == pytest.approx(0.2, rel=0.05) and stds[1] == pytest.approx(0.1, rel=0.05) and stds[2] == 0
+    with pytest.raises(ValueError, match="instance_noise_anneal must be"):
+        TrainConfig(instance_noise_anneal=-1)
 
 
 def test_label_smoothing_keeps_d_loss_above_its_floor(tmp_path):

@@ -166,8 +166,11 @@ class ConceptSet:
             )
         except ConceptSetError:
             raise
-        except (KeyError, TypeError, ValueError) as e:
-            raise ConceptSetError(f"{where} is a damaged concept set: {type(e).__name__}: {e}") from None
+        except RecursionError:
+            raise ConceptSetError(f"{where} is nested too deeply to be a concept set") from None
+        except (KeyError, TypeError, ValueError, AttributeError, IndexError, OverflowError, RuntimeError) as e:
+            # RuntimeError: torch.tensor of a malformed list
+            raise ConceptSetError(f"{where} is a damaged concept set: {type(e).__name__}: {str(e)[:200]}") from None
 
 
 def check_model(concept: ConceptSet, identity: ModelIdentity) -> None:
@@ -199,8 +202,10 @@ def concept_set_from_json(text: str | bytes, expect: ModelIdentity | None = None
     """Parse a concept set; with `expect`, refuse one made for other weights (ConceptSetError)."""
     try:
         d = json.loads(text)
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+    except (ValueError, UnicodeDecodeError) as e:  # JSONDecodeError, or a number of more than 4,300 digits
         raise ConceptSetError(f"{where} is not JSON: {e}") from None
+    except RecursionError:  # e.g. "[[[[..." past Python's recursion limit
+        raise ConceptSetError(f"{where} is nested too deeply to be a concept set") from None
     concept = ConceptSet.from_dict(d, where)
     if expect is not None:
         check_model(concept, expect)

@@ -39,11 +39,16 @@ the first n_train images train the SVM and the next n_test test it. Real sets ta
 seeded random subset of each split. Images are centre-cropped and resized to D's size and
 channel count.
 
-Command line: `dcgan probe --model faces --dataset faces` (see cli.py).
+Command line: `dcgan probe --model faces --dataset faces` (see cli.py). With `--save
+models/faces/probe.json` the result is kept beside the model (`save_stored_probe`), so the
+app's probe page shows it at once instead of after a minute of compute.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
+import shlex
 import time
 import warnings
 from collections.abc import Callable, Sequence
@@ -54,6 +59,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from ..files import write_json_atomic
 from ..models import Discriminator, ModelConfig
 from .guided_backprop import as_model_input, model_device, random_discriminator, rectified_forward
 
@@ -345,6 +351,7 @@ def fit_probe(
     max_iter: int = DEFAULT_MAX_ITER,
     features: str = "features",
     seed: int = 0,
+    progress: Progress | None = None,
 ) -> ProbeScore:
     """Standardise (training-set statistics), fit a linear L2-SVM, report test accuracy.
 
@@ -352,8 +359,15 @@ def fit_probe(
     held-out quarter of the training set (ties go to the smaller C), then refits on the
     whole training set: every feature set gets its best C, so no baseline is handicapped
     by a C that suits another's scale. The test set is never used to choose.
+    `progress(fits done, fits in all)` is called before each SVM fit and once at the end.
     """
     start = time.perf_counter()
+    n_fits = 1 if C is not None else len(grid) + 1
+
+    def report(done: int) -> None:
+        if progress is not None:
+            progress(done, n_fits)
+
     train_x, test_x = np.asarray(train_x, dtype=np.float32), np.asarray(test_x, dtype=np.float32)
     train_y, test_y = np.asarray(train_y), np.asarray(test_y)
     validation: dict[float, float] = {}
@@ -364,11 +378,14 @@ def fit_probe(
         if len(np.unique(train_y[fit])) < 2:  # too few images to hold some out: use the middle of the grid
             C = float(sorted(grid)[len(grid) // 2])
         else:
-            for c in sorted(grid):
+            for i, c in enumerate(sorted(grid)):
+                report(i)
                 predicted, _ = _fit_predict(train_x[fit], train_y[fit], train_x[val], c, max_iter)
                 validation[float(c)] = float(np.mean(predicted == train_y[val]))
             C = max(validation, key=lambda c: (validation[c], -c))
+    report(n_fits - 1)
     predicted, converged = _fit_predict(train_x, train_y, test_x, C, max_iter)
+    report(n_fits)
     confusion = np.zeros((n_classes, n_classes), dtype=np.int64)
     np.add.at(confusion, (test_y, predicted), 1)
     return ProbeScore(
@@ -392,13 +409,20 @@ def probe_score(
     random_seed: int = RANDOM_D_SEED,
     max_iter: int = DEFAULT_MAX_ITER,
     progress: Progress | None = None,
+    fit_progress: Progress | None = None,
 ) -> ProbeScore:
-    """One row of the table: `features` is "trained D" (this D), "random D" (same architecture) or "raw pixels"."""
+    """One row of the table: `features` is "trained D" (this D), "random D" (same architecture) or "raw pixels".
+
+    `progress(images done, images in all)` follows the feature extraction, `fit_progress(fits done,
+    fits in all)` the SVM fits after it (see `fit_probe`): callbacks, so a caller can draw a progress bar.
+    """
     if features not in FEATURE_SETS:
         raise ValueError(f"unknown feature set {features!r}; choose one of {', '.join(FEATURE_SETS)}")
     start = time.perf_counter()
     if features == "raw pixels":
         train_x, test_x = pixel_features(data.train.images), pixel_features(data.test.images)
+        if progress is not None:
+            progress(len(data.train) + len(data.test), len(data.train) + len(data.test))
     else:
         d = discriminator
         if features == "random D":
@@ -413,7 +437,8 @@ def probe_score(
         train_x = probe_features(d, data.train.images, progress=part(0))
         test_x = probe_features(d, data.test.images, progress=part(len(data.train)))
     score = fit_probe(
-        train_x, data.train.labels, test_x, data.test.labels, len(data.classes), C=C, max_iter=max_iter, features=features
+        train_x, data.train.labels, test_x, data.test.labels, len(data.classes), C=C, max_iter=max_iter, features=features,
+        progress=fit_progress,
     )
     score.seconds = time.perf_counter() - start
     return score
@@ -451,6 +476,23 @@ class ProbeReport:
             ],
         }
 
+    @classmethod
+    def from_dict(cls, d: dict) -> ProbeReport:
+        """The inverse of `as_dict` (KeyError / TypeError / ValueError on a malformed dict)."""
+        scores = [
+            ProbeScore(
+                features=str(s["features"]), dims=int(s["dims"]), accuracy=float(s["accuracy"]),
+                confusion=np.asarray(s["confusion"], dtype=np.int64), C=float(s["C"]),
+                validation={float(c): float(a) for c, a in s.get("validation", {}).items()},
+                converged=bool(s["converged"]), seconds=float(s.get("seconds", 0.0)),
+            )
+            for s in d["scores"]
+        ]
+        k = len(d["classes"])
+        if any(s.confusion.shape != (k, k) for s in scores):
+            raise ValueError(f"a confusion matrix is not {k} x {k}")
+        return cls(str(d["data"]), [str(c) for c in d["classes"]], int(d["n_train"]), int(d["n_test"]), float(d["chance"]), scores)
+
 
 def run_probe(
     discriminator: Discriminator,
@@ -471,3 +513,105 @@ def run_probe(
         step = None if progress is None else (lambda done, total, name=name: progress(name, done, total))
         report.scores.append(probe_score(name, discriminator, data, C=C, random_seed=random_seed, max_iter=max_iter, progress=step))
     return report
+
+
+# ----------------------------------------------------------------------------- stored results
+
+
+@dataclass(frozen=True)
+class ProbeSettings:
+    """Everything a probe's result depends on besides the model: the CLI's flags, the app page's widgets."""
+
+    dataset: str = "faces"
+    task: str = "attributes"  # one of TASKS[dataset]
+    data_root: str | None = None  # real data sets only
+    n_train: int = 2000
+    n_test: int = 1000
+    C: float | None = None  # None: picked per feature set on a validation split
+    seed: int = PROBE_SEED  # data set seed (procedural) or subset seed (real)
+    random_seed: int = RANDOM_D_SEED
+    feature_sets: tuple[str, ...] = FEATURE_SETS
+
+    def to_dict(self) -> dict:
+        return {**self.__dict__, "feature_sets": list(self.feature_sets)}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> ProbeSettings:
+        known = {k: v for k, v in d.items() if k in cls.__dataclass_fields__}
+        if "feature_sets" in known:
+            known["feature_sets"] = tuple(known["feature_sets"])
+        if known.get("C") is not None:
+            known["C"] = float(known["C"])
+        return cls(**known)
+
+    def command(self, model: str, save: str | None = None) -> str:
+        """The `dcgan probe` command that gives these settings (flags only where not default)."""
+        parts = ["dcgan", "probe", "--model", model]
+        default = ProbeSettings(dataset=self.dataset, task=TASKS.get(self.dataset, ("classes",))[0])
+        flags = [("dataset", "--dataset"), ("task", "--task"), ("data_root", "--data-root"), ("n_train", "--n-train"),
+                 ("n_test", "--n-test"), ("C", "--C"), ("seed", "--seed"), ("random_seed", "--random-seed")]
+        for name, flag in flags:
+            value = getattr(self, name)
+            if value is not None and (name == "dataset" or value != getattr(default, name)):
+                parts += [flag, f"{value:g}" if isinstance(value, float) else str(value)]
+        if tuple(self.feature_sets) == FEATURE_SETS[:1]:
+            parts.append("--no-baselines")
+        if save:
+            parts += ["--save", save]
+        return shlex.join(parts)
+
+
+@dataclass
+class StoredProbe:
+    """A probe result kept beside a model (models/NAME/probe.json), with what it was run on and how."""
+
+    settings: ProbeSettings
+    report: ProbeReport
+    command: str  # the command that wrote it
+    checkpoint: str  # file name of the checkpoint probed
+    step: int
+    checkpoint_sha256: str  # the result belongs to these weights only
+
+    def matches(self, settings: ProbeSettings, checkpoint_sha256: str) -> bool:
+        return self.settings == settings and self.checkpoint_sha256 == checkpoint_sha256
+
+
+def stored_probe_path(checkpoint: str | Path) -> Path:
+    """Where a model's stored probe lives: models/NAME/probe.json beside NAME/model.safetensors, else CKPT.probe.json."""
+    checkpoint = Path(checkpoint)
+    if checkpoint.name == "model.safetensors":
+        return checkpoint.with_name("probe.json")
+    return checkpoint.with_suffix(".probe.json")
+
+
+def file_sha256(path: str | Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def save_stored_probe(
+    path: str | Path, report: ProbeReport, settings: ProbeSettings, *, checkpoint: str | Path, step: int, command: str
+) -> None:
+    """Write a probe's result and its provenance as JSON, atomically (a reader never sees half a file)."""
+    record = {
+        "command": command, "checkpoint": Path(checkpoint).name, "step": int(step),
+        "checkpoint_sha256": file_sha256(checkpoint), "settings": settings.to_dict(), "report": report.as_dict(),
+    }
+    write_json_atomic(path, record)
+
+
+def load_stored_probe(path: str | Path) -> StoredProbe:
+    """Read what `save_stored_probe` wrote; ValueError naming the file when it is not such a file."""
+    try:
+        d = json.loads(Path(path).read_text())
+        return StoredProbe(
+            settings=ProbeSettings.from_dict(d["settings"]), report=ProbeReport.from_dict(d["report"]),
+            command=str(d["command"]), checkpoint=str(d["checkpoint"]), step=int(d["step"]),
+            checkpoint_sha256=str(d["checkpoint_sha256"]),
+        )
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError, KeyError, TypeError, ValueError, AttributeError) as e:
+        raise ValueError(f"{path} is not a stored probe result ({type(e).__name__}: {str(e)[:120]}); "
+                         "write it again with `dcgan probe ... --save PATH`") from None

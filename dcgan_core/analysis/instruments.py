@@ -34,15 +34,19 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
-from safetensors.torch import load as st_load
-from safetensors.torch import save as st_save
 from torch import Tensor, nn
 from tqdm.auto import tqdm
 
 from ..data.faces import ATTRIBUTE_NAMES, FacesDataset
 from ..data.loading import _renderer_fingerprint, atomic_write, cache_dir, materialize
 from ..data.rooms import OBJECT_NAMES, RoomsDataset
-from ..checkpoints import CheckpointError, read_safetensors_metadata
+from ..checkpoints import (
+    CheckpointError,
+    check_weights_fit,
+    read_checked_safetensors,
+    read_safetensors_metadata,
+    safetensors_with_checksum,
+)
 from ..files import write_bytes_atomic
 
 FORMAT = "dcgan-explorer-instrument/1"
@@ -606,7 +610,7 @@ def save_instrument(path: str | Path, model: nn.Module, report: dict | None = No
         "architecture": json.dumps(model.architecture()),
         "report": json.dumps(report or {}),
     }
-    write_bytes_atomic(path, st_save(tensors, metadata=metadata))
+    write_bytes_atomic(path, safetensors_with_checksum(tensors, metadata))
 
 
 def read_instrument_metadata(path: str | Path) -> dict:
@@ -638,9 +642,16 @@ def load_instrument(path: str | Path, kind: str | None = None) -> nn.Module:
     if kind is not None and meta["kind"] != kind:
         raise InstrumentError(f"{path} is a {meta['kind']} instrument, but a {kind} instrument was asked for")
     try:
+        with torch.device("meta"):  # shapes the stored architecture implies, checked against the header first
+            skeleton = _CLASSES[meta["kind"]](**meta["architecture"])
+        expected = {k: (tuple(v.shape), v.is_floating_point()) for k, v in skeleton.state_dict().items()}
+        _, tensors = read_checked_safetensors(
+            path, lambda header: check_weights_fit(header, expected, "instrument architecture"), what="instrument file"
+        )
         model = _CLASSES[meta["kind"]](**meta["architecture"])
-        tensors = st_load(path.read_bytes())
         model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in tensors.items()})
+    except CheckpointError as e:
+        raise InstrumentError(str(e)) from None
     except (TypeError, RuntimeError) as e:
         raise InstrumentError(f"{path}: weights do not fit the stored architecture: {e}") from None
     except Exception as e:  # safetensors raises its own error types for truncated files

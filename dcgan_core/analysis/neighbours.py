@@ -160,3 +160,36 @@ def reference_images(train_config: dict | None, limit: int = DEFAULT_REFERENCE_L
         raise NoTrainingData(f"could not read the {name} training data at {root}: {e}") from None
     what = f"all {n:,}" if n == len(ds) else f"the first {n:,} of {len(ds):,}"
     return ReferenceImages(images, f"{what} training images ({name} at {root})", len(ds))
+
+
+@dataclass(frozen=True)
+class MemorisationCheck:
+    """How far samples and unseen real images lie from their nearest training image (RMS per pixel value, 0-255).
+
+    A model that copies its training set puts samples much nearer to training images than new real
+    images of the same distribution are; samples at about the held-out distance, or further, are new.
+    """
+
+    samples: np.ndarray  # (n,) nearest-training-image distance of each generated sample
+    held_out: np.ndarray  # (n,) the same for real images the model never saw
+    searched: str  # which training images were searched
+
+    @property
+    def near_copies(self) -> float:
+        """Share of samples nearer to a training image than the nearest 1% of held-out images are."""
+        return float((self.samples < np.quantile(self.held_out, 0.01)).mean())
+
+    def summary(self) -> str:
+        s, h = self.samples, self.held_out
+        return (f"nearest training image (RMS per pixel value): samples median {np.median(s):.1f} (min {s.min():.1f}), "
+                f"held-out real images median {np.median(h):.1f} (min {h.min():.1f}); "
+                f"{self.near_copies:.1%} of samples nearer than the nearest 1% of held-out images")
+
+
+def memorisation_check(samples: np.ndarray, held_out: np.ndarray, train_config: dict, limit: int = 50_000) -> MemorisationCheck:
+    """Nearest-training-image distances of uint8 NCHW `samples` and of `held_out` real images of the same shape."""
+    refs = reference_images(train_config, limit=limit)
+    shape = tuple(samples.shape[1:])
+    _, d_samples = nearest_neighbours(samples, refs.images, k=1)
+    _, d_held = nearest_neighbours(held_out, refs.images, k=1)
+    return MemorisationCheck(rms_pixel_distance(d_samples[:, 0], shape), rms_pixel_distance(d_held[:, 0], shape), refs.description)

@@ -205,8 +205,26 @@ class AnnotationSet:
         return json.dumps(self.to_dict(), indent=1, sort_keys=True) + "\n"
 
     @classmethod
-    def from_dict(cls, data, expect_model: ModelIdentity | None = None, expect_object: str | None = None) -> AnnotationSet:
-        """Validate and build. Raises AnnotationError naming the problem (and the image and box, where there is one)."""
+    def from_dict(
+        cls, data, expect_model: ModelIdentity | None = None, expect_object: str | None = None, where: str = "the file"
+    ) -> AnnotationSet:
+        """Validate and build. Raises AnnotationError naming the problem (and the image and box, where there is one).
+
+        Any structure at all comes in here from an upload, so whatever else goes wrong while reading it
+        (a structure nested past Python's recursion limit, a number too large for a float) is an
+        AnnotationError naming `where` as well, never a traceback.
+        """
+        try:
+            return cls._from_dict(data, expect_model, expect_object)
+        except AnnotationError:
+            raise
+        except RecursionError:
+            raise AnnotationError(f"{where} is nested too deeply to be an annotations file") from None
+        except (TypeError, ValueError, KeyError, AttributeError, IndexError, OverflowError) as e:
+            raise AnnotationError(f"{where} is not a valid annotations file ({type(e).__name__}: {str(e)[:200]})") from None
+
+    @classmethod
+    def _from_dict(cls, data, expect_model: ModelIdentity | None, expect_object: str | None) -> AnnotationSet:
         if not isinstance(data, dict) or data.get("format") != FORMAT:
             raise AnnotationError(f"not a dcgan-explorer annotations file (no '{FORMAT}' format tag)")
         model = _read_model(data.get("model"))
@@ -238,15 +256,19 @@ class AnnotationSet:
 
     @classmethod
     def from_json(
-        cls, text: str | bytes, expect_model: ModelIdentity | None = None, expect_object: str | None = None
+        cls, text: str | bytes, expect_model: ModelIdentity | None = None, expect_object: str | None = None,
+        where: str = "the file",
     ) -> AnnotationSet:
+        """Parse and validate an exported file; AnnotationError (one line, naming `where`) for anything unusable."""
         if len(text) > MAX_IMPORT_BYTES:
-            raise AnnotationError(f"file too large ({len(text):,} bytes; at most {MAX_IMPORT_BYTES:,})")
+            raise AnnotationError(f"{where} is too large ({len(text):,} bytes; at most {MAX_IMPORT_BYTES:,})")
         try:
             data = json.loads(text)
-        except (json.JSONDecodeError, UnicodeDecodeError) as e:
-            raise AnnotationError(f"not valid JSON: {e}") from None
-        return cls.from_dict(data, expect_model=expect_model, expect_object=expect_object)
+        except (ValueError, UnicodeDecodeError) as e:  # JSONDecodeError, or a number of more than 4,300 digits
+            raise AnnotationError(f"{where} is not valid JSON: {e}") from None
+        except RecursionError:  # e.g. "[[[[..." past Python's recursion limit
+            raise AnnotationError(f"{where} is nested too deeply to be an annotations file") from None
+        return cls.from_dict(data, expect_model=expect_model, expect_object=expect_object, where=where)
 
 
 def valid_object_name(name: str) -> bool:
@@ -408,9 +430,11 @@ class AnnotationStore:
                 write_json_atomic(self.path(model, object_name), updated.to_dict())
             return updated
 
-    def import_json(self, model: ModelIdentity, object_name: str, text: str | bytes) -> tuple[AnnotationSet, int]:
-        """Validate an exported file for this model and object, then merge it in; (new set, images imported)."""
-        imported = AnnotationSet.from_json(text, expect_model=model, expect_object=object_name)
+    def import_json(
+        self, model: ModelIdentity, object_name: str, text: str | bytes, where: str = "the file"
+    ) -> tuple[AnnotationSet, int]:
+        """Validate an exported file (named `where` in messages) for this model and object, then merge it in; (new set, images imported)."""
+        imported = AnnotationSet.from_json(text, expect_model=model, expect_object=object_name, where=where)
         return self.put(model, object_name, imported.images), imported.n_images
 
     def others(self, model: ModelIdentity, object_name: str) -> list[Path]:
@@ -919,7 +943,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         annotations = None
         if args.annotations:
             identity = ModelIdentity.of(name, loaded.generator, loaded.checkpoint.step)
-            annotations = AnnotationSet.from_json(args.annotations.read_text(), expect_model=identity, expect_object=args.object)
+            annotations = AnnotationSet.from_json(args.annotations.read_text(), expect_model=identity, expect_object=args.object,
+                                                 where=str(args.annotations))
         exp = run_experiment(
             name, loaded, instrument, args.object, args.n_annotate, args.n, args.pool_seed, args.seed, args.threshold,
             args.top_k, args.random_seed, annotations, args.random_draws,

@@ -53,7 +53,7 @@ import torch
 from PIL import Image, UnidentifiedImageError
 
 from ..checkpoints import LoadedModel
-from ..data.readers import center_crop_resize
+from ..data.readers import MAX_IMAGE_PIXELS, center_crop_resize
 from ..data.rooms import OBJECT_NAMES, RoomsDataset
 from ..models import Discriminator
 from .guided_backprop import (
@@ -77,7 +77,7 @@ MEASURE_OBJECTS = ("bed", "window")  # the objects the paper's Fig. 5 finds in D
 RANDOM_D_SEED = 0  # weights of the untrained baseline D (the pages show this one)
 RANDOM_D_SEEDS = (0, 1, 2)  # the measurement averages random Ds of these seeds
 MAX_UPLOAD_BYTES = 20 * 2**20  # larger files are refused before decoding
-MAX_UPLOAD_PIXELS = 40_000_000  # and so are pictures with more pixels (decompression bombs)
+MAX_UPLOAD_PIXELS = MAX_IMAGE_PIXELS  # and so are pictures with more pixels (decompression bombs); the training bound too
 UPLOAD_TYPES = ("png", "jpg", "jpeg", "webp", "bmp", "gif")
 
 Progress = Callable[[int, int], None]

@@ -17,6 +17,7 @@ import hashlib
 import inspect
 import math
 import os
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -145,8 +146,12 @@ def materialize(
                 out[i] = ((dataset[i].clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
                 bar.update(1)
     if path is not None:
-        with atomic_write(path) as f:
-            np.save(f, out.numpy())
+        try:
+            with atomic_write(path) as f:
+                np.save(f, out.numpy())
+        except OSError as e:  # a full or read-only cache disk costs a re-render next time, not this run
+            warnings.warn(f"could not cache the rendered data set at {path} ({e.strerror or e}); "
+                          "it will be rendered again next time (set DCGAN_CACHE_DIR to a writable folder)", stacklevel=2)
     return out
 
 

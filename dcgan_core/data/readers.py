@@ -39,6 +39,7 @@ from torch.utils.data import Dataset
 
 __all__ = [
     "IMAGE_EXTENSIONS",
+    "MAX_IMAGE_PIXELS",
     "CIFAR10_CLASSES",
     "DECODE_ERRORS",
     "CIFAR10Dataset",
@@ -52,6 +53,11 @@ __all__ = [
 ]
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".webp")  # matched case-insensitively
+
+# The most pixels one image may have when decoded (after a JPEG's draft reduction), checked from
+# its header before decoding: 40 MP decodes in about 120 MB (RGB), a 169-MP PNG took about 1 GB.
+# Training images above it are skipped and counted; the app refuses uploads above it.
+MAX_IMAGE_PIXELS = 40_000_000
 
 CIFAR10_CLASSES = [
     "airplane",
@@ -91,6 +97,10 @@ _HIGH_BIT_DEPTH_MODES = frozenset({"I", "I;16", "I;16L", "I;16B", "I;16N", "F"})
 
 class UnreadableImageWarning(UserWarning):
     """A file in a data set could not be decoded and was skipped."""
+
+
+class ImageTooLarge(ValueError):
+    """An image whose header declares more than MAX_IMAGE_PIXELS pixels (refused before decoding)."""
 
 
 class Unreadable(NamedTuple):
@@ -187,10 +197,16 @@ def to_tensor(array: np.ndarray) -> torch.Tensor:
 
 def _decode_image(source: Path | io.BytesIO, image_size: int, channels: int) -> np.ndarray:
     """Open, fully decode and prepare one encoded image (file path or bytes)."""
-    with Image.open(source) as image:
+    with Image.open(source) as image:  # reads the header only
         # JPEG only: let the decoder downscale by 2/4/8 in the DCT while keeping at
         # least 2x the target on the short side, so Lanczos still does the final step.
         image.draft(None, (2 * image_size, 2 * image_size))
+        width, height = image.size
+        if width * height > MAX_IMAGE_PIXELS:
+            raise ImageTooLarge(
+                f"{width}x{height} pixels, more than the {MAX_IMAGE_PIXELS / 1e6:.0f} megapixels one training "
+                "image may have; downscale it or remove it from the folder"
+            )
         ImageOps.exif_transpose(image, in_place=True)  # phone photos: crop the upright image
         return center_crop_resize(image, image_size, channels)
 
@@ -591,6 +607,19 @@ def _latin1_encode(text: str, encoding: str = "utf-8", errors: str = "strict") -
     return text.encode("latin-1", errors)
 
 
+CIFAR_PYTHON_FIX = (
+    "download cifar-10-python.tar.gz from https://www.cs.toronto.edu/~kriz/cifar.html "
+    "and extract it with `tar xzf cifar-10-python.tar.gz`"
+)
+
+
+class CifarBatchError(pickle.UnpicklingError, ValueError):
+    """A CIFAR-10 python batch file that cannot be read (garbage, or a pickle naming forbidden globals).
+
+    An UnpicklingError, and a ValueError so that callers reporting bad input report it too.
+    """
+
+
 class _CifarUnpickler(pickle.Unpickler):
     """Unpickler that can build numpy arrays, lists and dicts, and nothing else.
 
@@ -608,27 +637,31 @@ class _CifarUnpickler(pickle.Unpickler):
         try:
             return self._allowed[(module, name)]
         except KeyError:
-            raise pickle.UnpicklingError(
+            raise CifarBatchError(
                 f"refusing to load global '{module}.{name}' from {self._source}: "
-                "CIFAR batches only contain numpy arrays, lists and strings"
+                f"CIFAR batches only contain numpy arrays, lists and strings; {CIFAR_PYTHON_FIX}"
             ) from None
 
     def persistent_load(self, pid: Any) -> Any:
-        raise pickle.UnpicklingError(f"refusing persistent id in {self._source}")
+        raise CifarBatchError(f"refusing persistent id in {self._source}; {CIFAR_PYTHON_FIX}")
 
 
 def _load_cifar_pickle(path: Path) -> dict[bytes, Any]:
     with path.open("rb") as file:
         try:
             content = _CifarUnpickler(file, path).load()
-        except pickle.UnpicklingError as error:
-            if str(path) in str(error):
-                raise
-            raise pickle.UnpicklingError(f"{path}: {error}") from error
-        except (EOFError, ValueError, TypeError, AttributeError, IndexError, struct.error) as error:
-            raise ValueError(f"{path} is not a valid CIFAR-10 batch pickle: {_format_error(error)}") from error
+        except CifarBatchError:
+            raise
+        except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError, IndexError, KeyError,
+                OverflowError, MemoryError, RecursionError, struct.error) as error:
+            raise CifarBatchError(
+                f"{path} is not a CIFAR-10 python batch file ({_format_error(error)}); {CIFAR_PYTHON_FIX}"
+            ) from None
     if not isinstance(content, dict):
-        raise ValueError(f"{path} is not a CIFAR-10 batch: expected a dict, got {type(content).__name__}")
+        raise CifarBatchError(
+            f"{path} is not a CIFAR-10 python batch file (it holds a {type(content).__name__}, not a dict); "
+            f"{CIFAR_PYTHON_FIX}"
+        )
     return {key.encode() if isinstance(key, str) else key: value for key, value in content.items()}
 
 
