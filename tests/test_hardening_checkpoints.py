@@ -114,12 +114,18 @@ def test_a_generator_only_file_still_loads(tmp_path, tiny_config):
     assert load_model(tmp_path / "g.safetensors").discriminator is None
 
 
-def test_list_models_reports_an_impossible_config_as_a_problem(tmp_path, monkeypatch):
+@pytest.fixture
+def huge_beside_fine(tmp_path, monkeypatch) -> Path:
+    """A models folder with a file whose config says ngf=100000 beside a fine model, and nothing else shown."""
     models = tmp_path / "models"
     models.mkdir()
     huge_config_file(tmp_path, ngf=100000).rename(models / "huge.safetensors")
     write_model(models / "fine.safetensors", ModelConfig(image_size=32, nz=16, ngf=8, ndf=8))
     show_only(models, monkeypatch, tmp_path)
+    return models
+
+
+def test_list_models_reports_an_impossible_config_as_a_problem(huge_beside_fine):
     entries, problems = list_models()
     assert [e.name for e in entries] == ["fine"]
     assert len(problems) == 1 and "huge.safetensors" in problems[0] and "ngf must be between 1 and 1024" in problems[0]
@@ -193,12 +199,7 @@ def test_a_corrupt_instrument_is_refused_by_its_checksum(tmp_path):
 # ------------------------------------------------------------------------ the app
 
 
-def test_the_app_warns_about_an_impossible_config_and_keeps_working(tmp_path, monkeypatch):
-    models = tmp_path / "models"
-    models.mkdir()
-    huge_config_file(tmp_path, ngf=100000).rename(models / "huge.safetensors")
-    write_model(models / "fine.safetensors", ModelConfig(image_size=32, nz=16, ngf=8, ndf=8))
-    show_only(models, monkeypatch, tmp_path)
+def test_the_app_warns_about_an_impossible_config_and_keeps_working(huge_beside_fine):
     at = AppTest.from_file(SAMPLES, default_timeout=TIMEOUT).run()
     assert not at.exception, [e.value for e in at.exception]
     assert any("huge.safetensors" in w.value and "ngf must be between 1 and 1024" in w.value for w in at.sidebar.warning)
