@@ -22,6 +22,7 @@ import torch
 
 from dcgan_core.analysis.evaluate import evaluate_model, held_out_real
 from dcgan_core.analysis.instruments import default_instrument_path, load_instrument, read_faces, read_rooms
+from dcgan_core.analysis.neighbours import NoTrainingData, memorisation_check
 from dcgan_core.analysis.swd import generate_images
 from dcgan_core.checkpoints import export_model, load_model
 from dcgan_core.files import atomic_write
@@ -76,11 +77,32 @@ def instrument_table(model, dataset: str, real: torch.Tensor, n: int) -> list[tu
     return rows
 
 
+def memorisation_section(model, real: torch.Tensor, train_config: dict, n: int) -> str:
+    """The card's memorisation check: samples' and held-out renders' distance to their nearest training image."""
+    try:
+        check = memorisation_check(generate_images(model.generator, n, seed=0).numpy(), real[:n].numpy(), train_config)
+    except NoTrainingData as e:
+        return f"## Memorisation\nNot measured: {e}.\n"
+    return f"""## Memorisation: nearest training images
+Searched {check.searched} for the nearest (pixel L2) of {n} samples (z seed 0) and of {n} held-out renders.
+A model that copies its data would put samples far nearer to training images than new renders are.
+
+| | median | min |
+|---|---|---|
+| samples | {float(np.median(check.samples)):.1f} | {float(check.samples.min()):.1f} |
+| held-out renders | {float(np.median(check.held_out)):.1f} | {float(check.held_out.min()):.1f} |
+
+(RMS difference per pixel value, 0-255.) {check.near_copies:.1%} of samples are nearer to a training image than
+the nearest 1% of held-out renders are. The Samples page shows any sample beside its nearest training images.
+"""
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--run", help="training run folder to export from; without it, re-measure the shipped file")
     p.add_argument("--name", required=True, help="model name, e.g. rooms")
     p.add_argument("--n-eval", type=int, default=2000, help="images per set for SWD and the instruments")
+    p.add_argument("--n-memorisation", type=int, default=500, help="samples searched for near-copies of training images")
     p.add_argument("--hardware-note", default="", help="extra words on where it trained (e.g. shared with another run)")
     args = p.parse_args(argv)
 
@@ -100,6 +122,10 @@ def main(argv=None) -> int:
     report = evaluate_model(model, n=args.n_eval, seed=0)
     real, _, _ = held_out_real(model, args.n_eval)
     rows = instrument_table(model, tc["dataset"], real, args.n_eval)
+    memorisation = memorisation_section(model, real, tc, args.n_memorisation)
+    history = ROOT / "docs" / f"{args.name}_model.md"
+    history_line = (f"\nHow this model was trained and chosen, the runs beside it and the model it replaced: "
+                    f"[docs/{history.name}](../../docs/{history.name}).\n" if history.is_file() else "")
     size_mib = weights.stat().st_size / 2**20
     hours = meta.get("train_seconds", 0) / 3600
     levels = list(report.model.per_level)
@@ -157,8 +183,9 @@ truth, held-out accuracy in `models/instruments/README.md`) read on held-out rea
 |---|---|---|
 {inst_rows}
 
+{memorisation}
 Measured by `python scripts/ship_model.py --name {args.name}` (re-measures the shipped file) in {time.time() - t0:.0f} s.
-"""
+{history_line}"""
     with atomic_write(out_dir / "README.md", "w") as f:
         f.write(card)
     print(card)
