@@ -2,6 +2,7 @@
 
     python scripts/ship_training_log.py runs/rooms64_ngf32 --name rooms          # -> models/rooms/training/
     python scripts/ship_training_log.py runs/rooms64_ngf32 --out somewhere/training --grids 4
+    python scripts/ship_training_log.py runs/rooms64_ngf32 --name rooms --until 6000   # the log up to the shipped step
 
 writes DEST/metrics.jsonl and DEST/config.json as they are, and a handful of the run's sample
 grids (DEST/samples/step_NNNNNN.png), evenly spaced, the first and the last always among them.
@@ -13,6 +14,7 @@ new one (or, for an instant while one replaces the other, none), never half of o
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
 import sys
@@ -37,21 +39,27 @@ def evenly_spaced(items: list, k: int) -> list:
     return [items[round(i * (len(items) - 1) / (k - 1))] for i in range(k)]
 
 
-def ship_training_log(run: str | Path, dest: str | Path, grids: int = GRIDS) -> list[int]:
-    """Copy RUN's metrics.jsonl, config.json and `grids` of its sample grids into DEST (replaced whole); the steps kept."""
+def ship_training_log(run: str | Path, dest: str | Path, grids: int = GRIDS, until: int | None = None) -> list[int]:
+    """Copy RUN's metrics.jsonl, config.json and `grids` of its sample grids into DEST (replaced whole); the steps kept.
+
+    `until`: keep records and grids up to that step only (a model shipped from before the run's end).
+    """
     run, dest = Path(run), Path(dest)
     if not is_run_dir(run) or not (run / "metrics.jsonl").is_file():
         raise ValueError(f"{run} is not a run folder with a metrics.jsonl; give the folder passed to `dcgan train --out`")
     if grids < 1:
         raise ValueError(f"--grids must be at least 1; got {grids}")
-    kept = evenly_spaced(sample_grids(run), grids)
+    kept = evenly_spaced([(step, grid) for step, grid in sample_grids(run) if until is None or step <= until], grids)
     dest.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", dir=dest.parent))
     try:
         (tmp / "samples").mkdir()
-        for name in ("metrics.jsonl", "config.json"):
-            if (run / name).is_file():
-                shutil.copy2(run / name, tmp / name)
+        if (run / "config.json").is_file():
+            shutil.copy2(run / "config.json", tmp / "config.json")
+        lines = (run / "metrics.jsonl").read_text().splitlines(keepends=True)
+        if until is not None:
+            lines = [line for line in lines if json.loads(line).get("step", 0) <= until]
+        (tmp / "metrics.jsonl").write_text("".join(lines))
         for _, grid in kept:
             shutil.copy2(grid, tmp / "samples" / grid.name)
         os.chmod(tmp, 0o755)  # mkdtemp makes 0700
@@ -76,10 +84,11 @@ def main(argv: list[str] | None = None) -> int:
     where.add_argument("--name", help=f"shipped model name: writes models/NAME/{TRAINING_LOG}/")
     where.add_argument("--out", help="write the log to this folder instead")
     parser.add_argument("--grids", type=int, default=GRIDS, help="sample grids to keep, evenly spaced")
+    parser.add_argument("--until", type=int, help="keep the log up to this step (the step the model was shipped from)")
     args = parser.parse_args(argv)
     dest = Path(args.out) if args.out else ROOT / "models" / args.name / TRAINING_LOG
     try:
-        steps = ship_training_log(args.run, dest, args.grids)
+        steps = ship_training_log(args.run, dest, args.grids, args.until)
     except ValueError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

@@ -72,6 +72,14 @@ def test_shipping_copies_the_metrics_and_a_handful_of_grids_but_no_checkpoint(fi
     assert sorted(p.name for p in dest.parent.iterdir()) == ["training"]  # no temp folder left behind
 
 
+def test_a_log_shipped_until_a_step_ends_at_that_step(finished_run, tmp_path):
+    dest = tmp_path / "training"
+    kept = ship.ship_training_log(finished_run, dest, grids=3, until=5)
+    assert kept[-1] == 5 and all(step <= 5 for step in kept)
+    steps = [json.loads(line)["step"] for line in (dest / "metrics.jsonl").read_text().splitlines()]
+    assert steps and max(steps) == 5
+
+
 def test_shipping_again_replaces_the_whole_log(finished_run, tmp_path):
     dest = tmp_path / "training"
     ship.ship_training_log(finished_run, dest, grids=6)
