@@ -15,7 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from pathlib import Path
+from functools import lru_cache
 
 import torch
 
@@ -29,13 +29,19 @@ ROOM_OBJECTS = ("window", "bed", "door", "lamp", "picture", "rug")
 FACE_LABELS = ("glasses", "smiling", "masculine")
 
 
+@lru_cache(maxsize=2)
+def shipped_instrument(kind: str):
+    """The shipped instrument of `kind`, read from disk once for all the checkpoints."""
+    return load_instrument(default_instrument_path(kind), kind=kind)
+
+
 def instrument_rates(dataset: str, images: torch.Tensor) -> dict[str, float]:
     """Share of `images` (uint8 NCHW) in which the shipped instrument of `dataset` sees each object or label."""
     if dataset == "rooms":
-        reading = read_rooms(load_instrument(default_instrument_path("rooms"), kind="rooms"), images)
+        reading = read_rooms(shipped_instrument("rooms"), images)
         return {name: float(reading.has(name).mean()) for name in ROOM_OBJECTS}
     if dataset == "faces":
-        labels = read_faces(load_instrument(default_instrument_path("faces"), kind="faces"), images).labels()
+        labels = read_faces(shipped_instrument("faces"), images).labels()
         return {name: float(labels[name].mean()) for name in FACE_LABELS}
     return {}
 
