@@ -67,6 +67,11 @@ class Checkpoint:
     optimizers: dict[str, dict] = field(default_factory=dict)  # name -> torch optimizer state_dict
     rng: dict | None = None  # from capture_rng_state()
     checksum: str | None = None  # SHA-256 of the tensor bytes, verified when loaded; None: an older file without one
+    generator_ema: dict[str, torch.Tensor] | None = None  # a run's average of G's weights (--g-ema), a complete G
+
+    def sampling_generator(self) -> dict[str, torch.Tensor]:
+        """The G that draws: the weight average when the run kept one (it draws cleaner images), else G itself."""
+        return self.generator_ema or self.generator
 
     @property
     def is_training_state(self) -> bool:
@@ -122,7 +127,8 @@ def save_checkpoint(path: str | Path, ckpt: Checkpoint, dtype: torch.dtype | Non
         return t.to(dtype) if dtype is not None and t.is_floating_point() else t
 
     tensors: dict[str, torch.Tensor] = {}
-    for prefix, sd in (("generator", ckpt.generator), ("discriminator", ckpt.discriminator or {})):
+    for prefix, sd in (("generator", ckpt.generator), ("discriminator", ckpt.discriminator or {}),
+                       ("generator_ema", ckpt.generator_ema or {})):
         for k, v in sd.items():
             tensors[f"{prefix}.{k}"] = cast(v)
     metadata = {
@@ -339,8 +345,10 @@ def check_checkpoint_header(header: SafetensorsHeader) -> ModelConfig:
         raise CheckpointError(f"{header.path} is a safetensors file but not a dcgan-explorer checkpoint "
                               f"(no '{FORMAT}' format tag)")
     config = _stored_model_config(header)
-    check_weights_fit(header, expected_weights(config), f"model config ({_describe(config)})",
-                      prefixes=("generator.", "discriminator."))
+    expected = expected_weights(config)
+    average = {"generator_ema." + k[len("generator."):]: v for k, v in expected.items() if k.startswith("generator.")}
+    check_weights_fit(header, {**expected, **average}, f"model config ({_describe(config)})",
+                      prefixes=("generator.", "discriminator.", "generator_ema."))
     return config
 
 
@@ -462,6 +470,7 @@ def _checkpoint_from(header: SafetensorsHeader, tensors: dict[str, torch.Tensor]
             rng["torch_cuda"] = cuda
     disc = section("discriminator")
     return Checkpoint(
+        generator_ema=section("generator_ema") or None,
         model_config=_stored_model_config(header),
         generator=section("generator"),
         discriminator=disc or None,
@@ -488,6 +497,7 @@ class LoadedModel:
 def load_model(path: str | Path, device: torch.device | str = "cpu") -> LoadedModel:
     """Rebuild G (and D when stored) from a checkpoint with no guessing, ready to generate.
 
+    G is the run's average of G's weights when it kept one (`--g-ema`), as `dcgan export` ships it.
     `path` is a checkpoint file, a run folder or a model name (see registry.resolve_checkpoint).
     """
     from .registry import resolve_checkpoint
@@ -496,7 +506,7 @@ def load_model(path: str | Path, device: torch.device | str = "cpu") -> LoadedMo
     ckpt = load_checkpoint(path)
     g = Generator(ckpt.model_config)
     try:
-        g.load_state_dict(ckpt.generator)
+        g.load_state_dict(ckpt.sampling_generator())
         d = None
         if ckpt.discriminator:
             d = Discriminator(ckpt.model_config)
@@ -510,13 +520,20 @@ def load_model(path: str | Path, device: torch.device | str = "cpu") -> LoadedMo
 
 
 def export_model(src: str | Path, dst: str | Path, dtype: torch.dtype | None = torch.float16, extra_meta: dict | None = None) -> Checkpoint:
-    """Write a shipping copy of a checkpoint: G and D (fp16 by default), config, train config and meta; no optimizer or RNG."""
+    """Write a shipping copy of a checkpoint: G and D (fp16 by default), config, train config and meta; no optimizer or RNG.
+
+    A run that kept an average of G's weights ships the average as G (the meta says so).
+    """
     from .registry import resolve_checkpoint
 
     ckpt = load_checkpoint(resolve_checkpoint(src))
+    if ckpt.generator_ema:
+        decay = (ckpt.train_config or {}).get("g_ema")
+        extra_meta = {"generator": f"average of G's weights (decay {decay}, {ckpt.meta.get('g_ema_updates', '?')} updates), "
+                                   "BatchNorm statistics measured for it", **(extra_meta or {})}
     slim = Checkpoint(
         model_config=ckpt.model_config,
-        generator=ckpt.generator,
+        generator=ckpt.sampling_generator(),
         discriminator=ckpt.discriminator,
         step=ckpt.step,
         train_config=ckpt.train_config,

@@ -52,6 +52,8 @@ TRAIN_FLAGS = {
                        "(0: paper; 0.1 keeps D from winning on flat-coloured data such as faces)"),
     "instance_noise_anneal": ("--instance-noise-anneal", "step at which the instance noise has fallen linearly to 0 "
                               "(0: constant noise)"),
+    "g_ema": ("--g-ema", "keep an average of G's weights with this decay and draw samples and exports with it "
+              "(0: paper; 0.999 averages about the last 1,000 steps and smooths G's oscillation; may be turned on at --resume)"),
     "hessian_penalty": ("--hessian-penalty", "weight of the Hessian Penalty on G (Peebles et al. 2020), which asks each z "
                         "coordinate to act alone (0: paper)"),
     "steps": ("--steps", "total steps (one D and one G update each)"),

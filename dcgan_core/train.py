@@ -52,6 +52,7 @@ from .data import DATASETS, PROCEDURAL_DATASETS, build_dataset, natural_channels
 from .data.loading import InMemoryBatches, StreamingBatches, materialize
 from .device import autocast, describe_device, resolve_device, resolve_precision
 from .files import atomic_write, write_json_atomic
+from .averaging import GeneratorAverage
 from .images import image_grid, save_png, to_uint8
 from .latent import sample_z
 from .models import Discriminator, Generator, ModelConfig
@@ -84,6 +85,7 @@ class TrainConfig:
     real_label: float = 1.0  # D's target for real images; 0.9 is one-sided label smoothing (Salimans et al. 2016), not the paper's
     instance_noise: float = 0.0  # std of Gaussian noise added to every image D sees (Sonderby et al. 2016), not the paper's
     instance_noise_anneal: int = 0  # > 0: the noise's std falls linearly to 0 at this step (then D sees clean images); 0: constant
+    g_ema: float = 0.0  # > 0: keep an average of G's weights with this decay (0.999: about the last 1,000 steps) and draw with it; not the paper's
     hessian_penalty: float = 0.0  # weight of the Hessian Penalty on G (Peebles et al. 2020): one z axis, one effect; not the paper's
     steps: int = 5_000  # total optimisation steps (one D and one G update each)
     seed: int = 0  # weights, data order and noise all follow from it
@@ -113,6 +115,8 @@ class TrainConfig:
             raise ValueError(f"instance_noise must be in [0, 1] (a std in [-1, 1] pixel units), got {self.instance_noise}")
         if self.instance_noise_anneal < 0:
             raise ValueError(f"instance_noise_anneal must be a step >= 0 (0: constant noise), got {self.instance_noise_anneal}")
+        if not (0 <= self.g_ema < 1):
+            raise ValueError(f"g_ema must be a decay in [0, 1) (0: off, as in the paper; 0.999 averages about 1,000 steps), got {self.g_ema}")
         if not (0 <= self.hessian_penalty and math.isfinite(self.hessian_penalty)):
             raise ValueError(f"hessian_penalty must be a weight >= 0 (0: off, as in the paper), got {self.hessian_penalty}")
         if not (0.5 < self.real_label <= 1):
@@ -287,6 +291,7 @@ class Trainer:
             self._load_state(_checkpoint)
         elif cfg.init_from:
             self._load_initial_weights(cfg.init_from)
+        self.average = self._start_average(_checkpoint)
         if self.device.type == "cuda":
             torch.backends.cudnn.benchmark = True
         # the training step calls G and D through DDP when several processes train; samples and
@@ -315,7 +320,7 @@ class Trainer:
             raise ValueError(f"{path} holds weights only (no optimizer state), so it cannot be resumed exactly")
         stored = dict(ckpt.train_config)
         changeable = {"steps", "device", "precision", "log_every", "sample_every", "checkpoint_every",
-                      "num_workers", "progress", "compile", "data_root", "sync_bn"}
+                      "num_workers", "progress", "compile", "data_root", "sync_bn", "g_ema"}
         for k, v in overrides.items():
             if v is None:
                 continue
@@ -342,6 +347,23 @@ class Trainer:
         self.step = ckpt.step
         self.train_seconds = float(ckpt.meta.get("train_seconds", 0.0))
         self.images_seen = int(ckpt.meta.get("images_seen", ckpt.step * self.config.batch_size))
+
+    def _start_average(self, ckpt: Checkpoint | None) -> GeneratorAverage | None:
+        """The average of G's weights (--g-ema): continued from the checkpoint's, or started from today's G.
+
+        A run resumed with --g-ema that had none starts its average at the resumed step (the card says from which).
+        """
+        cfg = self.config
+        if cfg.g_ema <= 0:
+            return None
+        if ckpt is not None and ckpt.generator_ema:
+            since = int(ckpt.meta.get("g_ema_since", 0))
+            average = GeneratorAverage(self.generator, cfg.g_ema, updates=int(ckpt.meta.get("g_ema_updates", 0)),
+                                       since=since, warm_up=since == 0 and not cfg.init_from)
+            average.load_state_dict(ckpt.generator_ema)
+            return average
+        # an untrained G is forgotten quickly (warm-up); a trained one (resumed, --init-from) is a fair start
+        return GeneratorAverage(self.generator, cfg.g_ema, since=self.step, warm_up=self.step == 0 and not cfg.init_from)
 
     def _load_initial_weights(self, name_or_path: str) -> None:
         """Fine-tuning: G and D from a trained model whose architecture matches this run's; Adam and the step start afresh."""
@@ -432,6 +454,8 @@ class Trainer:
         self.opt_g.zero_grad(set_to_none=True)
         loss_g.backward()
         self.opt_g.step()
+        if self.average is not None:
+            self.average.update(self.generator)
         return (
             loss_d.detach(),
             loss_g.detach(),
@@ -592,7 +616,13 @@ class Trainer:
 
     @torch.no_grad()
     def generate(self, z: torch.Tensor) -> torch.Tensor:
-        """G in eval mode (BatchNorm running statistics, as the app uses it); restores train mode."""
+        """G in eval mode (BatchNorm running statistics, as the app uses it); restores train mode.
+
+        With --g-ema the average of G's weights draws, as the exported model will.
+        """
+        if self.average is not None:
+            with autocast(self.device, self.precision):
+                return self.average.generator()(z).float()
         was_training = self.generator.training
         self.generator.eval()
         try:
@@ -621,13 +651,18 @@ class Trainer:
         if not distributed.is_main():
             distributed.barrier()
             return self.checkpoint_path
+        average = {}
+        if self.average is not None:
+            average = {"g_ema_updates": self.average.updates, "g_ema_since": self.average.since}
         ckpt = Checkpoint(
             model_config=self.model_config,
             generator=self.generator.state_dict(),
+            generator_ema=self.average.state_dict() if self.average is not None else None,
             discriminator=self.discriminator.state_dict(),
             step=self.step,
             train_config=self.config.to_dict(),
             meta={
+                **average,
                 "dataset": self.config.dataset,
                 "images_seen": self.images_seen,
                 "processes": self.world_size,
