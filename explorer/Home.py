@@ -5,17 +5,14 @@ folder) with st.navigation. Adding a page is one line in PAGES: its file, title 
 Each page draws the sidebar model picker itself, so it also runs on its own.
 """
 
-import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))  # `explorer` and `dcgan_core` import from the repo without installing
 
-import streamlit as st  # noqa: E402
+import streamlit as st
 
-from explorer import app_state  # noqa: E402
-from explorer.widgets import app_icon  # noqa: E402
+from explorer import app_state
+from explorer.widgets import app_icon
 
 APP_TITLE = "DCGAN explorer"
 

@@ -1,17 +1,13 @@
 """The home page: what each page shows and which figure of the paper it reproduces, and live samples."""
 
 import ast
-import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
 
-import streamlit as st  # noqa: E402
+import streamlit as st
 
-from explorer import PAGES_DIR, app_state, renderer, widgets  # noqa: E402
-from explorer.model_picker import require_model  # noqa: E402
+from explorer import PAGES_DIR, app_state, renderer, widgets
+from explorer.model_picker import require_model
 
 
 def page_summary(path: Path) -> str:

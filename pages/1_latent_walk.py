@@ -5,19 +5,14 @@ linear or spherical interpolation. Pin samples you like as waypoints; see the pa
 2-D PCA projection of z; export the walk as a GIF or a PNG grid.
 """
 
-import sys
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))  # run on its own (AppTest, `streamlit run pages/...`) as well as from Home.py
 
-import streamlit as st  # noqa: E402
+import streamlit as st
 
-from dcgan_core.generate import walk_grid  # noqa: E402
-from explorer import app_state as keys  # noqa: E402
-from explorer import charts, renderer, widgets  # noqa: E402
-from explorer.model_picker import require_model  # noqa: E402
+from dcgan_core.generate import walk_grid
+from explorer import app_state as keys
+from explorer import charts, renderer, widgets
+from explorer.model_picker import require_model
 
 METHODS = {"slerp": "spherical", "lerp": "linear"}
 LAYOUTS = {"rows": "row per segment", "strip": "one strip"}

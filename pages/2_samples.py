@@ -4,20 +4,13 @@ Nearest neighbours are found by pixel L2 distance among the model's own training
 (procedural data sets are rendered again from the run's data set seed).
 """
 
-import sys
-from pathlib import Path
+import numpy as np
+import streamlit as st
 
-ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))  # run on its own (AppTest, `streamlit run pages/...`) as well as from Home.py
-
-import numpy as np  # noqa: E402
-import streamlit as st  # noqa: E402
-
-from dcgan_core.analysis.neighbours import NoTrainingData, rms_pixel_distance  # noqa: E402
-from explorer import app_state as keys  # noqa: E402
-from explorer import renderer, widgets  # noqa: E402
-from explorer.model_picker import compatible_entries, load_entry, require_model  # noqa: E402
+from dcgan_core.analysis.neighbours import NoTrainingData, rms_pixel_distance
+from explorer import app_state as keys
+from explorer import renderer, widgets
+from explorer.model_picker import compatible_entries, load_entry, require_model
 
 COUNTS = (16, 32, 64)
 REFERENCE_LIMITS = (2_000, 10_000, 50_000)

@@ -5,20 +5,17 @@ or a shipped model's training log (models/NAME/training/, the same without check
 must lie inside $DCGAN_RUNS_ROOTS (explorer/roots.py).
 """
 
-import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))  # run on its own (AppTest, `streamlit run pages/...`) as well as from Home.py
 
-import numpy as np  # noqa: E402
-import streamlit as st  # noqa: E402
-from PIL import Image  # noqa: E402
+import numpy as np
+import streamlit as st
+from PIL import Image
 
-from explorer import app_state as keys  # noqa: E402
-from explorer import charts, roots, runs, widgets  # noqa: E402
-from explorer.model_picker import sidebar_model_picker  # noqa: E402
+from explorer import app_state as keys
+from explorer import charts, roots, runs, widgets
+from explorer.model_picker import sidebar_model_picker
 
 REFRESH_S = 5
 

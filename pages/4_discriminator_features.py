@@ -5,25 +5,18 @@ run's data set seed) and generated samples of a seed. Guided backprop follows Sp
 et al. 2014, with D's LeakyReLUs treated explicitly (see dcgan_core/analysis/guided_backprop.py).
 """
 
-import sys
-from pathlib import Path
+import numpy as np
+import plotly.graph_objects as go
+import streamlit as st
 
-ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))  # run on its own (AppTest, `streamlit run pages/...`) as well as from Home.py
-
-import numpy as np  # noqa: E402
-import plotly.graph_objects as go  # noqa: E402
-import streamlit as st  # noqa: E402
-
-from dcgan_core.analysis import guided_backprop as gb  # noqa: E402
-from dcgan_core.analysis import units as un  # noqa: E402
-from dcgan_core.analysis.neighbours import NoTrainingData  # noqa: E402
-from dcgan_core.checkpoints import LoadedModel  # noqa: E402
-from dcgan_core.images import image_grid  # noqa: E402
-from explorer import app_state as keys  # noqa: E402
-from explorer import renderer, widgets  # noqa: E402
-from explorer.model_picker import require_model  # noqa: E402
+from dcgan_core.analysis import guided_backprop as gb
+from dcgan_core.analysis import units as un
+from dcgan_core.analysis.neighbours import NoTrainingData
+from dcgan_core.checkpoints import LoadedModel
+from dcgan_core.images import image_grid
+from explorer import app_state as keys
+from explorer import renderer, widgets
+from explorer.model_picker import require_model
 
 POOL_SIZES = (128, 256, 512, 1024)  # images from each source
 SOURCES = ("Pool image", "Upload")

@@ -8,20 +8,17 @@ $DCGAN_DATA_ROOTS, explorer/roots.py). A result stored beside the model (models/
 `dcgan probe ... --save`) shows at once when the settings and the weights match it.
 """
 
-import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))  # run on its own (AppTest, `streamlit run pages/...`) as well as from Home.py
 
-import streamlit as st  # noqa: E402
+import streamlit as st
 
-from dcgan_core.analysis import feature_probe as fp  # noqa: E402
-from dcgan_core.checkpoints import LoadedModel  # noqa: E402
-from explorer import app_state as keys  # noqa: E402
-from explorer import charts, roots, widgets  # noqa: E402
-from explorer.model_picker import require_model  # noqa: E402
+from dcgan_core.analysis import feature_probe as fp
+from dcgan_core.checkpoints import LoadedModel
+from explorer import app_state as keys
+from explorer import charts, roots, widgets
+from explorer.model_picker import require_model
 
 C_CHOICES = ("auto", *fp.C_GRID)
 TASK_NAMES = {

@@ -6,28 +6,21 @@ is a field: beds, lamps, doors, pictures and rugs work the same way. Library:
 `dcgan_core.analysis.object_removal`.
 """
 
-import sys
-from pathlib import Path
+import numpy as np
+import plotly.graph_objects as go
+import streamlit as st
+from PIL import Image
+from streamlit_drawable_canvas import boxes_to_drawing, st_canvas
 
-ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))  # run on its own (AppTest, `streamlit run pages/...`) as well as from Home.py
-
-import numpy as np  # noqa: E402
-import plotly.graph_objects as go  # noqa: E402
-import streamlit as st  # noqa: E402
-from PIL import Image  # noqa: E402
-from streamlit_drawable_canvas import boxes_to_drawing, st_canvas  # noqa: E402
-
-from dcgan_core.analysis import object_removal as removal  # noqa: E402
-from dcgan_core.analysis.instruments import default_instrument_path, load_instrument  # noqa: E402
-from dcgan_core.data.rooms import OBJECT_NAMES  # noqa: E402
-from dcgan_core.generate import generate  # noqa: E402
-from dcgan_core.images import upscale_nearest  # noqa: E402
-from dcgan_core.latent import sample_z  # noqa: E402
-from explorer import app_state as keys  # noqa: E402
-from explorer import widgets  # noqa: E402
-from explorer.model_picker import require_model  # noqa: E402
+from dcgan_core.analysis import object_removal as removal
+from dcgan_core.analysis.instruments import default_instrument_path, load_instrument
+from dcgan_core.data.rooms import OBJECT_NAMES
+from dcgan_core.generate import generate
+from dcgan_core.images import upscale_nearest
+from dcgan_core.latent import sample_z
+from explorer import app_state as keys
+from explorer import widgets
+from explorer.model_picker import require_model
 
 CANVAS_PX = 384  # the 64-px image is drawn on at 6x
 SCALE = CANVAS_PX // removal.IMAGE_SIZE

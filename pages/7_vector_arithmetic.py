@@ -7,27 +7,23 @@ Y = mean(A) - mean(B) + mean(C) in the centre of 8 samples of Y plus uniform noi
 Library: `dcgan_core.analysis.concepts`.
 """
 
-import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))  # run on its own (AppTest, `streamlit run pages/...`) as well as from Home.py
 
-import numpy as np  # noqa: E402
-import plotly.graph_objects as go  # noqa: E402
-import streamlit as st  # noqa: E402
-import torch  # noqa: E402
+import numpy as np
+import plotly.graph_objects as go
+import streamlit as st
+import torch
 
-from dcgan_core.analysis import concepts, latent_geometry  # noqa: E402
-from dcgan_core.analysis.instruments import InstrumentError, default_instrument_path, load_instrument  # noqa: E402
-from dcgan_core.analysis.linear_ceiling import CEILING_DRAWS  # noqa: E402
-from dcgan_core.generate import generate  # noqa: E402
-from dcgan_core.images import image_grid  # noqa: E402
-from dcgan_core.latent import sample_z  # noqa: E402
-from explorer import app_state as keys  # noqa: E402
-from explorer import renderer, session, widgets  # noqa: E402
-from explorer.model_picker import entries_of_dataset, require_model, switch_model  # noqa: E402
+from dcgan_core.analysis import concepts, latent_geometry
+from dcgan_core.analysis.instruments import InstrumentError, default_instrument_path, load_instrument
+from dcgan_core.analysis.linear_ceiling import CEILING_DRAWS
+from dcgan_core.generate import generate
+from dcgan_core.images import image_grid
+from dcgan_core.latent import sample_z
+from explorer import app_state as keys
+from explorer import renderer, session, widgets
+from explorer.model_picker import entries_of_dataset, require_model, switch_model
 
 GRID_SIZE = 32  # samples offered for picking
 GRID_COLUMNS = 8

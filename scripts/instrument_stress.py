@@ -14,14 +14,12 @@ import argparse
 import math
 import sys
 from collections.abc import Callable
-from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from dcgan_core.analysis.instruments import (  # noqa: E402
+from dcgan_core.analysis.instruments import (
     FACE_ATTRIBUTES,
     OBJECT_NAMES,
     _face_data,
@@ -32,7 +30,7 @@ from dcgan_core.analysis.instruments import (  # noqa: E402
     read_rooms,
     room_targets,
 )
-from dcgan_core.data.faces import ATTRIBUTE_NAMES  # noqa: E402
+from dcgan_core.data.faces import ATTRIBUTE_NAMES
 
 
 def blur(sigma: float) -> Callable[[torch.Tensor], torch.Tensor]:

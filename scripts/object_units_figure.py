@@ -14,18 +14,16 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageDraw
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from dcgan_core.analysis import guided_backprop as gb  # noqa: E402
-from dcgan_core.analysis import units as un  # noqa: E402
-from dcgan_core.checkpoints import load_model  # noqa: E402
-from dcgan_core.files import write_bytes_atomic  # noqa: E402
-from dcgan_core.images import png_bytes  # noqa: E402
+from dcgan_core.analysis import guided_backprop as gb
+from dcgan_core.analysis import units as un
+from dcgan_core.checkpoints import load_model
+from dcgan_core.files import write_bytes_atomic
+from dcgan_core.images import png_bytes
 
 SCALE, GAP, LABEL_H = 2, 4, 16
 

@@ -96,7 +96,6 @@ A model that copies its data would put samples far nearer to training images tha
 the nearest 1% of held-out renders are. The Samples page shows any sample beside its nearest training images.
 """
 
-
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--run", help="training run folder to export from; without it, re-measure the shipped file")

@@ -22,10 +22,8 @@ import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
 
-from explorer.runs import TRAINING_LOG, is_run_dir, sample_grids  # noqa: E402
+from explorer.runs import TRAINING_LOG, is_run_dir, sample_grids
 
 GRIDS = 6  # sample grids kept: enough to see training progress, small enough to ship
 

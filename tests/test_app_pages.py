@@ -129,15 +129,12 @@ def test_a_damaged_checkpoint_shows_a_message_not_a_traceback(models_dir, tmp_pa
 
 
 def test_a_page_that_needs_64_px_names_the_model_and_the_size(models_dir):
-    def page_needing_64_px(root):
-        import sys
-
-        sys.path.insert(0, root)
+    def page_needing_64_px():
         from explorer.model_picker import require_model
 
         require_model(image_size=64, what="window removal")
 
-    at = AppTest.from_function(page_needing_64_px, kwargs={"root": str(ROOT)}, default_timeout=TIMEOUT)
+    at = AppTest.from_function(page_needing_64_px, default_timeout=TIMEOUT)
     at.run()
     assert not at.exception
     assert any("trained at 32 px; window removal needs a 64-px model" in e.value for e in at.error)

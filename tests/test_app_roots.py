@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -18,10 +17,8 @@ from app_support import assert_clean, run_page, show_only, train_tiny_runs
 from PIL import Image
 
 ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))  # explorer/ is imported from the repo, as the pages do
 
-from explorer import roots  # noqa: E402
+from explorer import roots
 
 MONITOR = str(ROOT / "pages" / "3_training_monitor.py")
 PROBE = str(ROOT / "pages" / "5_feature_probe.py")

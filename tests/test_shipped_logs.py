@@ -20,10 +20,8 @@ from dcgan_core import registry
 from dcgan_core.train import Trainer
 
 ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))  # explorer/ is imported from the repo, as the pages do
 
-from explorer import runs  # noqa: E402
+from explorer import runs
 
 MONITOR = str(ROOT / "pages" / "3_training_monitor.py")
 SCRIPT = ROOT / "scripts" / "ship_training_log.py"

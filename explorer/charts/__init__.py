@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import plotly.graph_objects as go
 
-from .renderer import Walk
-from .widgets import data_uri_png
+from ..renderer import Walk
+from ..widgets import data_uri_png
 
 SEGMENT_COLORS = ("#4c78a8", "#f58518", "#54a24b", "#e45756", "#72b7b2", "#b279a2", "#eeca3b", "#9d755d", "#bab0ac")
 
