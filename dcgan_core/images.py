@@ -13,17 +13,26 @@ from PIL import Image
 from .files import write_bytes_atomic
 
 
+def pixels_to_unit(pixels: torch.Tensor) -> torch.Tensor:
+    """Pixel values in [0, 255] (uint8 or float) -> float32 in [-1, 1], G's tanh range; the layout is kept."""
+    return pixels.to(torch.float32, copy=True).div_(127.5).sub_(1.0)
+
+
+def unit_to_pixels(x: torch.Tensor) -> torch.Tensor:
+    """Floats in [-1, 1] -> uint8 pixel values (rounded, out-of-range values clipped); the layout is kept."""
+    return ((x.detach().float().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
+
+
 def to_uint8(images: torch.Tensor) -> np.ndarray:
     """(N, C, H, W) or (C, H, W) floats in [-1, 1] -> uint8 (N, H, W, C) / (H, W, C), C in {1, 3}."""
-    x = images.detach().float().cpu()
-    x = ((x.clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
+    x = unit_to_pixels(images.cpu())
     perm = (0, 2, 3, 1) if x.dim() == 4 else (1, 2, 0)
     return x.permute(*perm).contiguous().numpy()
 
 
 def from_uint8(array: np.ndarray) -> torch.Tensor:
     """uint8 (N, H, W, C) / (H, W, C) -> float32 (N, C, H, W) / (C, H, W) in [-1, 1]."""
-    x = torch.from_numpy(np.ascontiguousarray(array)).float() / 127.5 - 1
+    x = pixels_to_unit(torch.from_numpy(np.ascontiguousarray(array)))
     return x.permute(0, 3, 1, 2) if x.dim() == 4 else x.permute(2, 0, 1)
 
 

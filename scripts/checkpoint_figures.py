@@ -2,6 +2,10 @@
 
     python scripts/checkpoint_figures.py runs/rooms64_ngf32/snapshots/*.safetensors --n 2000
     python scripts/checkpoint_figures.py models/rooms/model.safetensors --json
+    python scripts/checkpoint_figures.py runs/rooms64_ngf32_noise/full/*.safetensors --raw-generator
+
+A checkpoint of a run trained with `--g-ema` draws with the average of G's weights, as everything
+loads it; `--raw-generator` measures the G the optimiser stepped instead (the average's gain).
 
 For each checkpoint (a file, a run folder, or a model name): multi-scale SWD (x 1e3) against held-out
 renders, as `dcgan eval` measures it, and, for `rooms` and `faces` models, each quantity the shipped
@@ -23,6 +27,7 @@ from dcgan_core.analysis.evaluate import held_out_real
 from dcgan_core.analysis.instruments import default_instrument_path, load_instrument, read_faces, read_rooms
 from dcgan_core.analysis.swd import generate_images, sliced_wasserstein_distance
 from dcgan_core.checkpoints import load_model
+from dcgan_core.models import Generator
 from dcgan_core.registry import resolve_checkpoint
 
 ROOM_OBJECTS = ("window", "bed", "door", "lamp", "picture", "rug")
@@ -46,22 +51,30 @@ def instrument_rates(dataset: str, images: torch.Tensor) -> dict[str, float]:
     return {}
 
 
-def checkpoint_figures(paths: list[str], n: int, seed: int = 0) -> list[dict]:
+def raw_generator(model) -> Generator:
+    """The G the optimiser stepped, in eval mode, where `model` draws with its run's average of G's weights."""
+    g = Generator(model.config)
+    g.load_state_dict(model.checkpoint.generator)
+    return g.eval().requires_grad_(False)
+
+
+def checkpoint_figures(paths: list[str], n: int, seed: int = 0, raw: bool = False) -> list[dict]:
     """One record per checkpoint: step, SWD (mean and per level), the instrument's rates and the largest gap."""
     records, real, real_rates = [], None, None
     for name in paths:
         path = resolve_checkpoint(name)
         model = load_model(path)
+        generator = raw_generator(model) if raw else model.generator
         dataset = (model.checkpoint.train_config or {}).get("dataset") or model.checkpoint.meta.get("dataset")
         if real is None:
             real, _, _ = held_out_real(model, n)
             real_rates = instrument_rates(dataset, real)
-        fake = generate_images(model.generator, n, seed=seed)
+        fake = generate_images(generator, n, seed=seed)
         swd = sliced_wasserstein_distance(real, fake, seed=seed)
         rates = instrument_rates(dataset, fake)
         gaps = {k: rates[k] - real_rates[k] for k in rates}
         records.append({
-            "checkpoint": str(path), "step": model.checkpoint.step, "swd": swd.mean, "swd_levels": dict(swd.per_level),
+            "checkpoint": str(path), "step": model.checkpoint.step, "generator": "raw" if raw else "as loaded", "swd": swd.mean, "swd_levels": dict(swd.per_level),
             "rates": rates, "real_rates": real_rates,
             "largest_gap": max(gaps.items(), key=lambda kv: abs(kv[1])) if gaps else None,
         })
@@ -82,9 +95,11 @@ def main(argv=None) -> int:
     p.add_argument("--n", type=int, default=2000, help="images per set (SWD and instrument)")
     p.add_argument("--seed", type=int, default=0, help="seed of z and of the metric's random projections")
     p.add_argument("--json", action="store_true", help="print JSON instead of a Markdown table")
+    p.add_argument("--raw-generator", action="store_true",
+                   help="measure the G the optimiser stepped, not the run's average of G's weights (--g-ema)")
     args = p.parse_args(argv)
     torch.set_grad_enabled(False)
-    records = checkpoint_figures(args.checkpoints, args.n, args.seed)
+    records = checkpoint_figures(args.checkpoints, args.n, args.seed, raw=args.raw_generator)
     if args.json:
         print(json.dumps(records, indent=1))
         return 0

@@ -60,6 +60,7 @@ import torch
 import torch.nn.functional as F
 
 from ..files import write_json_atomic
+from ..images import pixels_to_unit, unit_to_pixels
 from ..models import Discriminator, ModelConfig
 from .guided_backprop import as_model_input, model_device, random_discriminator, rectified_forward
 
@@ -129,7 +130,7 @@ def probe_features(
 def pixel_features(images: np.ndarray) -> np.ndarray:
     """The raw-pixel baseline: uint8 (N, C, H, W) -> float32 (N, C*H*W) in [-1, 1]."""
     x = np.asarray(images)
-    return (x.reshape(x.shape[0], -1).astype(np.float32) / 127.5 - 1.0).astype(np.float32)
+    return pixels_to_unit(torch.from_numpy(np.ascontiguousarray(x.reshape(x.shape[0], -1)))).numpy()
 
 
 # ----------------------------------------------------------------------------- labelled data
@@ -215,7 +216,7 @@ def _subset(ds, n: int, seed: int) -> LabelledImages:
         x = ds[int(i)]
         if int(i) in getattr(ds, "_unreadable", {}):  # an unreadable file: the reader handed us another image
             continue
-        images.append(((x.clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8).numpy())
+        images.append(unit_to_pixels(x).numpy())
         labels.append(labels_all[i])
     if not images:
         raise ValueError(f"no labelled images in {ds!r}")

@@ -65,6 +65,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..models import Discriminator, ModelConfig
+from ..images import pixels_to_unit
 
 RULES = ("guided", "guided_leaky", "deconvnet", "gradient")
 RULE_NAMES = {
@@ -173,7 +174,7 @@ def as_model_input(images: np.ndarray | torch.Tensor, device: torch.device | str
     if x.dim() != 4:
         raise ValueError(f"expected images of shape (N, C, H, W), got {tuple(x.shape)}")
     if x.dtype == torch.uint8:
-        return x.to(device=device, dtype=torch.float32).div_(127.5).sub_(1.0)
+        return pixels_to_unit(x.to(device))
     return x.to(device=device, dtype=torch.float32)
 
 

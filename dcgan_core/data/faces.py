@@ -34,6 +34,8 @@ import torch
 from PIL import Image, ImageDraw
 from torch.utils.data import Dataset
 
+from ..images import pixels_to_unit
+
 ATTRIBUTE_NAMES = ("glasses", "smiling", "masculine", "turn")
 
 MAX_YAW = math.radians(48.0)
@@ -775,8 +777,7 @@ class FacesDataset(Dataset):
         return render_face(self.seed_of(i), self.image_size)
 
     def __getitem__(self, i: int) -> torch.Tensor:
-        image = torch.from_numpy(self.face(i).image).permute(2, 0, 1).float()
-        return image.div_(127.5).sub_(1.0)
+        return pixels_to_unit(torch.from_numpy(self.face(i).image).permute(2, 0, 1))
 
     def attribute_array(self, indices: Iterable[int] | None = None) -> np.ndarray:
         """float32 (n, 4) labels in ATTRIBUTE_NAMES order, replayed from the seeds without rendering."""

@@ -27,6 +27,7 @@ from torch.utils.data import DataLoader, Dataset, DistributedSampler, Sampler
 from tqdm.auto import tqdm
 
 from ..files import atomic_write
+from ..images import pixels_to_unit, unit_to_pixels
 
 
 def epoch_permutation(n: int, seed: int, epoch: int) -> torch.Tensor:
@@ -92,7 +93,7 @@ def _render_range(dataset: Dataset, start: int, stop: int) -> tuple[int, np.ndar
     """Items start..stop-1 as uint8: the unit of work of one render task (runs in a worker process)."""
     torch.set_num_threads(1)  # one process per core already: no nested thread pools
     block = torch.stack([dataset[i] for i in range(start, stop)])
-    return start, ((block.clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8).numpy()
+    return start, unit_to_pixels(block).numpy()
 
 
 def _render_parallel(dataset: Dataset, out: torch.Tensor, workers: int, chunk: int, bar) -> None:
@@ -143,7 +144,7 @@ def materialize(
             _render_parallel(dataset, out, min(workers, math.ceil(n / chunk)), chunk, bar)
         else:
             for i in range(n):
-                out[i] = ((dataset[i].clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
+                out[i] = unit_to_pixels(dataset[i])
                 bar.update(1)
     if path is not None:
         try:
@@ -173,7 +174,7 @@ class InMemoryBatches:
         while True:
             idx = shard_indices(len(self.images), self.batch_size, self.seed, step, self.rank, self.world_size)
             idx = idx.to(self.device)
-            yield self.images.index_select(0, idx).float().div_(127.5).sub_(1)
+            yield pixels_to_unit(self.images.index_select(0, idx))
             step += 1
 
 

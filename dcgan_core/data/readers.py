@@ -37,6 +37,8 @@ import torch
 from PIL import Image, ImageOps, UnidentifiedImageError
 from torch.utils.data import Dataset
 
+from ..images import pixels_to_unit
+
 __all__ = [
     "IMAGE_EXTENSIONS",
     "MAX_IMAGE_PIXELS",
@@ -191,8 +193,7 @@ def to_tensor(array: np.ndarray) -> torch.Tensor:
         raise ValueError(f"to_tensor expects an (H, W, C) array, got shape {array.shape}")
     if not array.flags.writeable:  # torch warns on read-only numpy memory
         array = array.copy()
-    tensor = torch.from_numpy(array).permute(2, 0, 1).contiguous().to(torch.float32)
-    return tensor.div_(127.5).sub_(1.0)
+    return pixels_to_unit(torch.from_numpy(array).permute(2, 0, 1).contiguous())
 
 
 def _decode_image(source: Path | io.BytesIO, image_size: int, channels: int) -> np.ndarray:

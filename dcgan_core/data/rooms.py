@@ -28,6 +28,8 @@ import torch
 from PIL import Image, ImageDraw
 from torch.utils.data import Dataset
 
+from ..images import pixels_to_unit
+
 WINDOW = "window"
 OBJECT_NAMES: tuple[str, ...] = ("window", "bed", "door", "lamp", "picture", "rug")
 
@@ -1018,4 +1020,4 @@ class RoomsDataset(Dataset):
 
     def __getitem__(self, i: int) -> torch.Tensor:
         image = self.room(i).image
-        return torch.from_numpy(image).permute(2, 0, 1).float().div(127.5).sub(1.0).contiguous()
+        return pixels_to_unit(torch.from_numpy(image).permute(2, 0, 1).contiguous())
