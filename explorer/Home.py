@@ -27,6 +27,8 @@ PAGES = [
     (ROOT / "pages" / "5_feature_probe.py", "Feature probe", "feature_probe"),
     (ROOT / "pages" / "6_forget_to_draw.py", "Forgetting to draw windows", "forget_to_draw"),
     (ROOT / "pages" / "7_vector_arithmetic.py", "Vector arithmetic", "vector_arithmetic"),
+    (ROOT / "pages" / "8_concept_axes.py", "Concept axes and directions", "concept_axes"),
+    (ROOT / "pages" / "9_forget_fit_and_drop.py", "Forgetting windows: fit, drop, measure", "forget_fit"),
 ]
 
 st.session_state[app_state.PAGES] = [(str(path), title) for path, title, _ in PAGES]

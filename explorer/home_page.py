@@ -3,7 +3,6 @@
 import ast
 from pathlib import Path
 
-
 import streamlit as st
 
 from explorer import PAGES_DIR, app_state, renderer, widgets

@@ -23,6 +23,9 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+from PIL import Image
+
 from dcgan_core import registry
 from dcgan_core.registry import models_dirs
 
@@ -135,3 +138,9 @@ def read_run(run: Path) -> RunInfo:
     except (OSError, json.JSONDecodeError):
         pass
     return RunInfo(path=run, records=read_metrics(run), samples=sample_grids(run), config=config)
+
+
+def read_grid(path: Path) -> np.ndarray:
+    """A sample grid PNG as uint8 (H, W, 3). Raises OSError or ValueError for a grid being written right now."""
+    with Image.open(path) as img:
+        return np.asarray(img.convert("RGB"))

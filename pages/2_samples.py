@@ -4,12 +4,11 @@ Nearest neighbours are found by pixel L2 distance among the model's own training
 (procedural data sets are rendered again from the run's data set seed).
 """
 
-import numpy as np
 import streamlit as st
 
-from dcgan_core.analysis.neighbours import NoTrainingData, rms_pixel_distance
+from dcgan_core.analysis.neighbours import NoTrainingData
 from explorer import app_state as keys
-from explorer import renderer, widgets
+from explorer import renderer, samples, widgets
 from explorer.model_picker import compatible_entries, load_entry, require_model
 
 COUNTS = (16, 32, 64)
@@ -73,12 +72,9 @@ limit = int(
         format_func=lambda v: f"{v:,}", key=keys.SAMPLES_REFERENCE_LIMIT,
     )
 )
-train_config = model.loaded.checkpoint.train_config
 try:
     with st.spinner(f"Preparing up to {limit:,} training images (once per data set) and searching them..."):
-        refs = renderer.training_images(train_config, limit)
-        idx, dist = renderer.sample_neighbours(model.loaded, model.key, seed, count, k, limit)
-        baseline = renderer.training_nearest_distances(train_config, limit)
+        near = samples.nearest_training_images(model.loaded, model.key, seed, count, k, limit)
 except NoTrainingData as e:
     st.warning(f"No training data to compare with: {e}", icon=":material/warning:")
     st.stop()
@@ -86,18 +82,17 @@ except widgets.USER_ERRORS as e:
     st.error(f"Could not search the training images: {e}", icon=":material/error:")
     st.stop()
 
-shape = images.shape[1:]
-rms = rms_pixel_distance(dist, shape)
 cols = st.columns(k + 1)
 with cols[0]:
     widgets.show_picture(images[query], caption=f"sample #{query} (seed {seed})", min_px=192)
 for j in range(k):
     with cols[j + 1]:
-        widgets.show_picture(refs.image(int(idx[query, j])), caption=f"training #{idx[query, j]} · RMS {rms[query, j]:.1f}", min_px=192)
-base = rms_pixel_distance(baseline, shape)
+        i = int(near.indices[query, j])
+        widgets.show_picture(near.refs.image(i), caption=f"training #{i} · RMS {near.rms[query, j]:.1f}", min_px=192)
+base = near.baseline_median
 st.markdown(
-    f"Searched {refs.description}. The nearest training image of sample #{query} differs by **{rms[query, 0]:.1f}** "
+    f"Searched {near.refs.description}. The nearest training image of sample #{query} differs by **{near.rms[query, 0]:.1f}** "
     f"per pixel value (RMS, 0-255; a copy would be near 0). Over all {count} samples the nearest training image is "
-    f"{np.min(rms[:, 0]):.1f} to {np.max(rms[:, 0]):.1f} away (median {np.median(rms[:, 0]):.1f})"
-    + (f"; for comparison, training images are a median {np.median(base):.1f} from their own nearest neighbour." if len(base) else ".")
+    f"{near.nearest_min:.1f} to {near.nearest_max:.1f} away (median {near.nearest_median:.1f})"
+    + (f"; for comparison, training images are a median {base:.1f} from their own nearest neighbour." if base is not None else ".")
 )

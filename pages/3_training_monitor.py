@@ -7,11 +7,7 @@ must lie inside $DCGAN_RUNS_ROOTS (explorer/roots.py).
 
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-
-import numpy as np
 import streamlit as st
-from PIL import Image
 
 from explorer import app_state as keys
 from explorer import charts, roots, runs, widgets
@@ -89,8 +85,7 @@ def monitor(run: Path) -> None:
         step = steps[0]
     path = dict(info.samples)[step]
     try:
-        with Image.open(path) as img:
-            grid = np.asarray(img.convert("RGB"))
+        grid = runs.read_grid(path)
     except (OSError, ValueError) as e:  # a grid being written right now
         st.warning(f"Could not read {path} ({e}); it will show on the next refresh.", icon=":material/warning:")
         return

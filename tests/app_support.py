@@ -30,6 +30,12 @@ def train_tiny_runs(tmp_path_factory, runs: dict[str, dict]) -> Path:
     return models
 
 
+@pytest.fixture(scope="module")
+def tiny_models(tmp_path_factory) -> Path:
+    """A models folder holding rooms_a, one tiny run (train_tiny_run's defaults); import it into a test module to use it."""
+    return train_tiny_runs(tmp_path_factory, {"rooms_a": {}})
+
+
 def show_only(models: Path, monkeypatch, tmp_path: Path) -> Path:
     """The app lists `models` as the user's models and none of the repo's shipped ones."""
     monkeypatch.setenv("DCGAN_MODELS_DIR", str(models))

@@ -1,5 +1,6 @@
 """The vector arithmetic page under AppTest: pick exemplars by clicking, get the Fig. 7 result and its
-measurement, save and load concept sets (and refuse one made for other weights), axes, learned directions.
+measurement, save and load concept sets (and refuse one made for other weights); on the "Concept axes and directions"
+page, axes, learned directions and the benchmark.
 
 Models are untrained tiny generators saved straight to checkpoints (no training needed: the page's
 mechanics do not depend on what the faces look like). AppTest asserts on text and state, not pixels.
@@ -23,6 +24,7 @@ from dcgan_core.models import Generator, ModelConfig
 
 ROOT = Path(__file__).resolve().parent.parent
 PAGE = str(ROOT / "pages" / "7_vector_arithmetic.py")
+AXES = str(ROOT / "pages" / "8_concept_axes.py")  # axes, learned directions and the benchmark
 HOME = str(ROOT / "explorer" / "Home.py")
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -52,8 +54,8 @@ def models_dir(tiny_models, tmp_path, monkeypatch) -> Path:
     return show_only(tiny_models, monkeypatch, tmp_path)
 
 
-def run(model: str = "faces_a") -> AppTest:
-    return run_page(PAGE, model=model)
+def run(model: str = "faces_a", page: str = PAGE) -> AppTest:
+    return run_page(page, model=model)
 
 
 def captions(at: AppTest) -> str:
@@ -72,10 +74,10 @@ def pick(at: AppTest, slot: int, indices: list[int], model: str = "faces_a") -> 
     return at
 
 
-def filled(model: str = "faces_a", **state) -> AppTest:
+def filled(model: str = "faces_a", page: str = PAGE, **state) -> AppTest:
     """The page with A, B, C already holding samples 0-2, 3-5 and 6-8 of seed 0 (as clicking them would)."""
     z = sample_z(9, ModelConfig(image_size=64, nz=16, ngf=8, ndf=8), seed=0).numpy()
-    at = AppTest.from_file(PAGE, default_timeout=TIMEOUT)
+    at = AppTest.from_file(page, default_timeout=TIMEOUT)
     at.session_state["model"] = model
     at.session_state[f"arith_slots_{model}"] = [[{"z": z[i], "seed": 0, "index": i} for i in range(3 * s, 3 * s + 3)] for s in range(3)]
     for k, v in state.items():
@@ -245,7 +247,7 @@ def test_instrument_labels_are_on_for_a_faces_model_picked_after_one_they_are_of
 
 
 def test_two_slots_define_an_axis(models_dir):
-    at = filled()
+    at = filled(page=AXES)
     at.selectbox(key="arith_axis_from").set_value("slot:0")
     at.selectbox(key="arith_axis_to").set_value("slot:2")
     at.slider(key="arith_axis_steps").set_value(5).run()
@@ -255,7 +257,7 @@ def test_two_slots_define_an_axis(models_dir):
 
 
 def test_learned_directions_are_fitted_on_request(models_dir):
-    at = run()
+    at = run(page=AXES)
     assert "Fitted on" not in captions(at)
     at.selectbox(key="arith_dir_n").set_value(500)
     at.button(key="arith_fit_button").click().run()
@@ -276,7 +278,7 @@ def test_learned_directions_are_fitted_on_request(models_dir):
 def test_the_benchmark_runs_on_request_and_reads_each_equation_against_its_ceilings():
     import json
 
-    at = run_page(PAGE, model="faces")  # the shipped faces model: the instrument finds every concept in it
+    at = run_page(AXES, model="faces")  # the shipped faces model: the instrument finds every concept in it
     assert "arith_bench_chart" not in [c.key for c in at.get("plotly_chart")]
     at.selectbox(key="arith_bench_draws").set_value(20)
     at.button(key="arith_bench_button").click().run(timeout=180)
@@ -297,7 +299,7 @@ def test_the_benchmark_runs_on_request_and_reads_each_equation_against_its_ceili
 
 
 def test_the_benchmark_is_not_offered_for_a_model_the_face_instrument_cannot_read(models_dir):
-    at = run_page(PAGE, model="rooms", arith_anyway=True)
+    at = run_page(AXES, model="rooms", arith_anyway=True)
     assert_clean(at)
     assert not [b for b in at.button if b.key == "arith_bench_button"]
     assert any("The benchmark reads every result with the face instrument: pick a 64-px faces model" in i.value for i in at.info)

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 from app_support import assert_clean as assert_no_errors
-from app_support import run_page, show_only, train_tiny_runs
+from app_support import run_page, show_only, tiny_models  # noqa: F401 (fixture)
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
@@ -21,11 +21,6 @@ ROOT = Path(__file__).resolve().parent.parent
 HOME = str(ROOT / "explorer" / "Home.py")
 FEATURES = str(ROOT / "pages" / "4_discriminator_features.py")
 PROBE = str(ROOT / "pages" / "5_feature_probe.py")
-
-
-@pytest.fixture(scope="module")
-def tiny_models(tmp_path_factory) -> Path:
-    return train_tiny_runs(tmp_path_factory, {"rooms_a": {}})
 
 
 @pytest.fixture

@@ -20,7 +20,8 @@ from dcgan_core.analysis import object_removal as removal
 from dcgan_core.checkpoints import load_model
 
 ROOT = Path(__file__).resolve().parent.parent
-PAGE = str(ROOT / "pages" / "6_forget_to_draw.py")
+PAGE = str(ROOT / "pages" / "6_forget_to_draw.py")  # annotate
+FIT_PAGE = str(ROOT / "pages" / "9_forget_fit_and_drop.py")  # fit, drop, measure
 HOME = str(ROOT / "explorer" / "Home.py")
 
 
@@ -57,6 +58,10 @@ def run(**state) -> AppTest:
     return run_page(PAGE, **state)
 
 
+def run_fit(**state) -> AppTest:
+    return run_page(FIT_PAGE, **state)
+
+
 def metric(at: AppTest, label: str) -> str:
     exact = [m.value for m in at.metric if m.label == label]
     return exact[0] if exact else next(m.value for m in at.metric if m.label.startswith(label))
@@ -90,6 +95,7 @@ def test_the_page_starts_on_an_empty_pool_of_150_with_the_paper_figures(env):
     assert at.title[0].value == "Forgetting to draw windows"
     assert metric(at, "Images annotated") == "0 / 150" and metric(at, "Boxes drawn") == "0"
     assert "Not annotated yet" in text(at) and str(env) in text(at)
+    at = run_fit()  # fitting is the next page
     assert button(at, "Fit logistic regression").disabled
 
 
@@ -229,14 +235,14 @@ def annotated(env, tiny_models):
 
 
 def test_fitting_shows_the_weights_and_the_held_out_accuracy(annotated):
-    at = fit_and_open(run())
+    at = fit_and_open(run_fit())
     assert metric(at, "Held-out accuracy").endswith("%") and metric(at, "Images") == "14"
     assert at.get("plotly_chart"), "no weights chart"
     assert "held out" in text(at).lower() or "Held-out accuracy" in text(at)
 
 
 def test_dropping_shows_pairs_and_the_threshold_sets_the_maps(annotated):
-    at = fit_and_open(run())
+    at = fit_and_open(run_fit())
     n_default = int(metric(at, "Maps dropped").split(" of ")[0])
     assert metric(at, "Maps dropped").endswith("of 8")
     assert any("fitted maps of layer 3 dropped" in c for img in at.image for c in img.captions)
@@ -249,7 +255,7 @@ def test_dropping_shows_pairs_and_the_threshold_sets_the_maps(annotated):
 
 
 def test_measuring_reports_removal_for_fitted_and_random_maps(annotated):
-    at = fit_and_open(run())
+    at = fit_and_open(run_fit())
     at.number_input(key="forget_measure_n").set_value(50).run()
     button(at, "Measure").click().run()
     assert_clean(at)
@@ -260,14 +266,14 @@ def test_measuring_reports_removal_for_fitted_and_random_maps(annotated):
 
 
 def test_changed_annotations_ask_for_a_new_fit(annotated, tiny_models):
-    at = fit_and_open(run())
+    at = fit_and_open(run_fit())
     draw(tiny_models, {40: [(0, 0, 30, 30)]})
     at.run()
     assert "changed since this fit" in text(at)
 
 
 def test_without_a_fit_the_drop_tab_says_what_to_do(env):
-    at = run()
+    at = run_fit()
     assert "Fit the logistic regression first" in text(at)
     assert "Draw at least one window box" in text(at)
 

@@ -12,7 +12,7 @@ import tomllib
 from pathlib import Path
 
 import pytest
-from app_support import assert_clean, run_page, show_only, train_tiny_runs
+from app_support import assert_clean, run_page, show_only, tiny_models, train_tiny_runs  # noqa: F401 (fixture)
 
 from dcgan_core.analysis import feature_probe as fp
 from dcgan_core.checkpoints import load_model
@@ -21,11 +21,6 @@ ROOT = Path(__file__).resolve().parent.parent
 WALK = str(ROOT / "pages" / "1_latent_walk.py")
 PROBE = str(ROOT / "pages" / "5_feature_probe.py")
 FORGET = str(ROOT / "pages" / "6_forget_to_draw.py")
-
-
-@pytest.fixture(scope="module")
-def tiny_models(tmp_path_factory) -> Path:
-    return train_tiny_runs(tmp_path_factory, {"rooms_a": {}})
 
 
 @pytest.fixture

@@ -1,0 +1,140 @@
+"""Compute for the "Forgetting to draw windows" pages (paper section 6.3.1, Fig. 6), cached per model weights.
+
+The pool of images to annotate, the logistic regression on G's penultimate layer, the images
+with the fitted (and random) maps dropped, and the room instrument's measurement; plus the small
+array and text helpers the pages show them with. Library: `dcgan_core.analysis.object_removal`
+(from the command line: `dcgan forget measure --model rooms --n-annotate 150 --n 300`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+import numpy as np
+import streamlit as st
+
+from dcgan_core.analysis import object_removal as removal
+from dcgan_core.analysis.instruments import default_instrument_path, load_instrument
+from dcgan_core.generate import generate
+from dcgan_core.images import upscale_nearest
+from dcgan_core.latent import sample_z
+
+CANVAS_PX = 384  # the 64-px image is drawn on at 6x
+SCALE = CANVAS_PX // removal.IMAGE_SIZE
+BOX_RGB = (255, 43, 43)  # boxes drawn by hand
+INSTRUMENT_RGB = (255, 160, 0)  # boxes made by the room instrument
+NONE_RGB = (40, 200, 80)  # frame of an image marked "no object here"
+BOX_COLOR = "#ff2b2b"
+BOX_FILL = "rgba(255, 43, 43, 0.12)"
+
+
+# ---------------------------------------------------------------------------- compute, cached per model weights
+
+
+@st.cache_data(max_entries=8, show_spinner=False)
+def model_identity(_model, model_key: tuple, name: str) -> removal.ModelIdentity:
+    return removal.ModelIdentity.of(name, _model.generator, _model.checkpoint.step)
+
+
+@st.cache_data(max_entries=8, show_spinner="Generating the pool...")
+def pool_images(_model, model_key: tuple, seed: int, size: int) -> np.ndarray:
+    """uint8 (size, 64, 64, 3): pool images 0..size-1 of `seed`."""
+    return generate(_model.generator, removal.pool_z(_model.config, seed, range(size)))
+
+
+@st.cache_resource(show_spinner="Loading the room instrument...")
+def room_instrument():
+    """The shipped room instrument, shared read-only by every session."""
+    return load_instrument(default_instrument_path("rooms"), kind="rooms")
+
+
+@st.cache_data(max_entries=8, show_spinner=False)
+def fit_maps(_model, model_key: tuple, annotations_json: str) -> removal.FitResult:
+    notes = removal.AnnotationSet.from_json(annotations_json)
+    return removal.fit_object_maps(removal.collect_training_data(_model.generator, notes))
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def drop_pairs(_model, model_key: tuple, seed: int, n: int, layer: int, maps: tuple, control: tuple) -> np.ndarray:
+    """uint8 (3n, H, W, C): n samples of `seed`, then with `maps` dropped, then with `control` dropped."""
+    z = sample_z(n, _model.config, seed=seed)
+    before, fitted = removal.generate_with_and_without(_model.generator, z, layer, maps)
+    _, randomised = removal.generate_with_and_without(_model.generator, z, layer, control)
+    return np.concatenate([before, fitted, randomised])
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def measure(
+    _model, model_key: tuple, object_name: str, n: int, seed: int, layer: int, maps: tuple, control: tuple
+) -> removal.RemovalMeasurement:
+    z = sample_z(n, _model.config, seed=seed)
+    return removal.measure_removal(_model.generator, room_instrument(), z, layer, maps, object_name, random_control=control)
+
+
+def auto_annotate(_model, object_name: str, seed: int, indices: list[int]) -> list[removal.Annotation]:
+    """The room instrument's annotations of pool images `indices` of `seed` (marked instrument-made); not cached."""
+    z = removal.pool_z(_model.config, seed, indices)
+    return removal.auto_annotate(_model.generator, room_instrument(), z, object_name, seed=seed, indices=indices)
+
+
+# ---------------------------------------------------------------------------- arrays
+
+
+def with_boxes(images: np.ndarray, notes: removal.AnnotationSet, seed: int) -> np.ndarray:
+    """The pool with its annotations drawn: red boxes (orange when instrument-made), a green frame for 'none here'."""
+    out = images.copy()
+    for a in notes.images:
+        if a.seed != seed or a.index >= len(out):
+            continue
+        img = out[a.index]
+        if a.no_object:
+            img[[0, -1], :], img[:, [0, -1]] = NONE_RGB, NONE_RGB
+        color = BOX_RGB if a.source == "hand" else INSTRUMENT_RGB
+        for x0, y0, x1, y1 in a.boxes:
+            c0, r0 = int(x0), int(y0)
+            c1, r1 = max(c0, int(np.ceil(x1)) - 1), max(r0, int(np.ceil(y1)) - 1)
+            img[r0 : r1 + 1, [c0, c1]] = color
+            img[[r0, r1], c0 : c1 + 1] = color
+    return out
+
+
+def canvas_picture(image: np.ndarray) -> np.ndarray:
+    """A uint8 (64, 64, 3) pool image enlarged (nearest) to the canvas' CANVAS_PX."""
+    return upscale_nearest(image, SCALE)
+
+
+def canvas_to_image_boxes(boxes: Iterable[dict]) -> list[tuple[float, float, float, float]]:
+    """Boxes of the canvas ({left, top, width, height} in canvas pixels) as (x0, y0, x1, y1) in image pixels."""
+    return [(b["left"] / SCALE, b["top"] / SCALE, (b["left"] + b["width"]) / SCALE, (b["top"] + b["height"]) / SCALE)
+            for b in boxes]
+
+
+def image_to_canvas_boxes(boxes: Iterable[Sequence[float]]) -> list[dict]:
+    """(x0, y0, x1, y1) boxes in image pixels as {left, top, width, height} in canvas pixels."""
+    return [{"left": x0 * SCALE, "top": y0 * SCALE, "width": (x1 - x0) * SCALE, "height": (y1 - y0) * SCALE}
+            for x0, y0, x1, y1 in boxes]
+
+
+def map_indices(maps: Iterable) -> tuple[int, ...]:
+    """Feature map indices (a numpy array) as a tuple of ints: hashable, for the caches and session state."""
+    return tuple(int(i) for i in maps)
+
+
+# ---------------------------------------------------------------------------- text
+
+
+def pct(v: float | None) -> str:
+    return "-" if v is None else f"{100 * v:.0f}%"
+
+
+def table_row(row: dict) -> dict:
+    """A row of `RemovalMeasurement.rows()` as text: shares in percent, pixel change in 0-255 units."""
+    out = {}
+    for k, v in row.items():
+        if k == "pixel change":
+            out[k] = f"{v:.1f}"
+        elif k in ("condition", "maps dropped"):
+            out[k] = v
+        else:
+            out[k] = pct(v)
+    return out
