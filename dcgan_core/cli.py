@@ -12,6 +12,11 @@
     dcgan models
     dcgan probe --model faces --dataset faces --task attributes
     dcgan arithmetic --model faces --draws 100
+    dcgan latent-geometry --model faces [--by skin|sex]
+    dcgan units measure --model rooms --units 8
+    dcgan forget measure --model rooms --n-annotate 150 --n 300
+    dcgan instruments evaluate --kind rooms
+    dcgan instruments train --kind faces --out faces.safetensors
 """
 
 from __future__ import annotations
@@ -19,9 +24,10 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shlex
 import signal
 import sys
-from dataclasses import fields
+from dataclasses import asdict, fields
 from pathlib import Path
 
 EXIT_USAGE, EXIT_DIVERGED, EXIT_INTERRUPTED = 2, 3, 130
@@ -528,6 +534,227 @@ def cmd_probe(args) -> int:
     return 0
 
 
+def _add_units_parser(sub) -> None:
+    from .analysis.guided_backprop import RULES, TARGETS
+    from .analysis.units import DISSECT_QUANTILE, MEASURE_OBJECTS, MEASURE_SEED, RANDOM_D_SEEDS, SELECT_SEED, SELECTIONS
+
+    p = sub.add_parser("units", help="where D's top units look: guided-backprop energy inside object boxes (paper Fig. 5)",
+                       description="Where do the discriminator's top units look? Guided-backprop energy inside "
+                       "ground-truth object boxes of procedural rooms, trained D vs a random D (paper Fig. 5).")
+    usub = p.add_subparsers(dest="units_command", required=True)
+    m = usub.add_parser("measure", help="the object-energy table", formatter_class=DefaultsFormatter,
+                        description="The share of each top unit's guided-backprop energy that falls inside the chosen "
+                        "objects' boxes, for the trained D and random Ds of the same architecture, beside the boxes' area.")
+    m.add_argument("--model", default="rooms", help="checkpoint file, run folder or model name (a rooms model)")
+    m.add_argument("--n", type=int, default=1000, help="rooms in the pool")
+    m.add_argument("--seed", type=int, default=MEASURE_SEED, help="data set seed of the pool (GANs train on 0)")
+    m.add_argument("--layer", type=int, default=-1, help="hidden layer of D (-1: the last conv layer)")
+    m.add_argument("--objects", default=",".join(MEASURE_OBJECTS), help="comma-separated objects of the main region")
+    m.add_argument("--units", type=int, default=8, help="top units measured")
+    m.add_argument("--select", default="objects", choices=SELECTIONS,
+                   help="top units: those overlapping the objects most on other rooms (Network Dissection IoU), or the most selective")
+    m.add_argument("--select-seed", type=int, default=SELECT_SEED, help="data set seed of the rooms that pick units (--select objects)")
+    m.add_argument("--quantile", type=float, default=DISSECT_QUANTILE,
+                   help="--select objects: a unit is 'on' where its map exceeds this quantile of its values (0.995: top 0.5%%)")
+    m.add_argument("--k", type=int, default=8, help="top images per unit")
+    m.add_argument("--rule", default="guided", choices=RULES, help="backward rule through the rectifiers")
+    m.add_argument("--target", default="max", choices=TARGETS, help="strongest position of the map, or its sum")
+    m.add_argument("--random-seeds", default=",".join(map(str, RANDOM_D_SEEDS)), help="comma-separated seeds of the random Ds")
+    m.add_argument("--device", default="cpu", help="cpu, cuda or mps")
+    m.add_argument("--json", action="store_true", help="print JSON")
+    m.set_defaults(func=cmd_units)
+
+
+def cmd_units(args) -> int:
+    from .analysis.units import compare_object_energy, format_object_energy
+    from .checkpoints import load_model
+
+    if args.n < 2 or args.units < 1 or args.k < 1:
+        raise ValueError("--n must be at least 2, --units and --k at least 1")
+    if not 0 < args.quantile < 1:
+        raise ValueError(f"--quantile must be between 0 and 1, got {args.quantile}")
+    model = load_model(args.model, device=args.device)
+    result = compare_object_energy(
+        model, n=args.n, seed=args.seed, layer=args.layer, objects=[o.strip() for o in args.objects.split(",") if o.strip()],
+        units=args.units, k=min(args.k, args.n), rule=args.rule, target=args.target, select=args.select,
+        select_seed=args.select_seed, quantile=args.quantile,
+        random_seeds=[int(x) for x in args.random_seeds.split(",") if x.strip()],
+    )
+    print(json.dumps(result.as_dict(), indent=2) if args.json else format_object_energy(result))
+    return 0
+
+
+def _add_instruments_parser(sub) -> None:
+    from .analysis.instruments import EVAL_SEED, KINDS, TRAIN_SEED
+
+    p = sub.add_parser("instruments", help="train or score the instruments, the small CNNs that read generated rooms and faces",
+                       description="Instruments: small CNNs that measure what a 64-px image shows, trained on procedural "
+                       "ground truth (room objects and their coverage; face attributes and head turn).")
+    isub = p.add_subparsers(dest="instruments_command", required=True)
+    tr = isub.add_parser("train", help="train an instrument and save it with its held-out report", formatter_class=DefaultsFormatter,
+                         description="Train an instrument on procedural renders and save it (fp16 safetensors) with a report "
+                         "of how it was trained, the command included, and how it scored on held-out renders.")
+    tr.add_argument("--kind", choices=KINDS, required=True, help="rooms (objects and their coverage) or faces (attributes, turn)")
+    tr.add_argument("--out", type=Path, help="output file (default: the shipped path models/instruments/KIND.safetensors)")
+    tr.add_argument("--steps", type=int, default=3000, help="training steps")
+    tr.add_argument("--n-train", type=int, default=20_000, help="procedural renders to train on")
+    tr.add_argument("--seed", type=int, default=TRAIN_SEED, help="data set seed of the training renders")
+    tr.add_argument("--eval-seed", type=int, default=EVAL_SEED, help="data set seed of the held-out renders")
+    tr.add_argument("--n-eval", type=int, default=2000, help="held-out renders scored for the report (0: none)")
+    tr.add_argument("--batch-size", type=int, default=64, help="renders per step")
+    tr.add_argument("--width", type=int, help="network width (default 32 for rooms, 24 for faces)")
+    tr.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice)")
+    tr.add_argument("--no-progress", action="store_true", help="no progress bar")
+    tr.set_defaults(func=cmd_instruments_train)
+    ev = isub.add_parser("evaluate", help="score a saved instrument on held-out renders", formatter_class=DefaultsFormatter,
+                         description="Score an instrument file on clean procedural renders and print the scores as JSON.")
+    ev.add_argument("--kind", choices=KINDS, required=True, help="rooms or faces; must be the file's kind")
+    ev.add_argument("--path", type=Path, help="instrument file (default: the shipped one)")
+    ev.add_argument("--n", type=int, default=2000, help="held-out renders scored")
+    ev.add_argument("--seed", type=int, default=EVAL_SEED, help="data set seed of the held-out renders")
+    ev.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice)")
+    ev.set_defaults(func=cmd_instruments_evaluate)
+
+
+def cmd_instruments_train(args) -> int:
+    import torch
+
+    from .analysis.instruments import default_instrument_path, save_instrument, train_face_instrument, train_room_instrument
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    train = train_room_instrument if args.kind == "rooms" else train_face_instrument
+    extra = {"width": args.width} if args.width else {}
+    model, report = train(
+        n_train=args.n_train, steps=args.steps, seed=args.seed, progress=not args.no_progress,
+        batch_size=args.batch_size, n_eval=args.n_eval, eval_seed=args.eval_seed, **extra,
+    )
+    report["training"]["command"] = args.command_line
+    out = args.out or default_instrument_path(args.kind)
+    save_instrument(out, model, report)
+    print(json.dumps(report, indent=2))
+    print(f"saved {out} ({out.stat().st_size / 1e6:.2f} MB)")
+    return 0
+
+
+def cmd_instruments_evaluate(args) -> int:
+    import torch
+
+    from .analysis.instruments import default_instrument_path, evaluate_face_instrument, evaluate_room_instrument, load_instrument
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    model = load_instrument(args.path or default_instrument_path(args.kind), kind=args.kind)
+    evaluate = evaluate_room_instrument if args.kind == "rooms" else evaluate_face_instrument
+    print(json.dumps(evaluate(model, n=args.n, seed=args.seed), indent=2))
+    return 0
+
+
+def _add_latent_geometry_parser(sub) -> None:
+    from .analysis.latent_geometry import GROUPINGS
+
+    p = sub.add_parser("latent-geometry", help="how linear and convex each face attribute is in z (what vector arithmetic assumes)",
+                       description="How linear and convex each face attribute is in a faces model's z (what vector "
+                       "arithmetic assumes), read by the face instrument on generated faces.",
+                       formatter_class=DefaultsFormatter)
+    p.add_argument("--model", default="faces", help="checkpoint file, run folder or model name (a 64-px faces model)")
+    p.add_argument("--n", type=int, default=8000, help="labelled samples")
+    p.add_argument("--lines", type=int, default=50, help="straight lines between random codes")
+    p.add_argument("--means", type=int, default=300, help="means of 3 codes per attribute and side")
+    p.add_argument("--seed", type=int, default=0, help="seed of the samples and draws")
+    p.add_argument("--no-smooth", action="store_true", help="skip the MLP column (the slowest part)")
+    p.add_argument("--instrument", help="face instrument file (default: the shipped one)")
+    p.add_argument("--by", choices=sorted(GROUPINGS),
+                   help="instead: fit each attribute's normal within groups (skin: dark, mid and light thirds of skin tones; "
+                   "sex: men and women) and compare them")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(func=cmd_latent_geometry)
+
+
+def cmd_latent_geometry(args) -> int:
+    from .analysis.instruments import default_instrument_path, load_instrument
+    from .analysis.latent_geometry import attribute_geometry, format_geometry, format_normals, normals_by
+    from .checkpoints import load_model
+    from .registry import resolve_checkpoint
+
+    model = load_model(resolve_checkpoint(args.model))
+    instrument = load_instrument(args.instrument or default_instrument_path("faces"), kind="faces")
+    about = f"{model.path} (step {model.checkpoint.step}), {args.n} samples"
+    if args.by:
+        groups = normals_by(model.generator, instrument, args.by, n=args.n, seed=args.seed)
+        print(json.dumps([asdict(r) for r in groups], indent=2) if args.json else format_normals(groups, about, args.by))
+        return 0
+    rows = attribute_geometry(model.generator, instrument, n=args.n, lines=args.lines, means=args.means, seed=args.seed,
+                              smooth=not args.no_smooth)
+    print(json.dumps([asdict(r) for r in rows], indent=2) if args.json else format_geometry(rows, about))
+    return 0
+
+
+def _add_forget_parser(sub) -> None:
+    from .analysis.object_removal import PAPER_IMAGES, RANDOM_DRAWS
+    from .data.rooms import OBJECT_NAMES
+
+    p = sub.add_parser("forget", help="forgetting to draw an object (paper section 6.3.1): drop the maps of G that draw it, measure",
+                       description="Forgetting to draw an object (paper section 6.3.1, Fig. 6): annotate, fit, drop, measure.")
+    fsub = p.add_subparsers(dest="forget_command", required=True)
+    m = fsub.add_parser("measure", help="annotate (or read annotations), fit, drop maps and measure with the room instrument",
+                        formatter_class=DefaultsFormatter,
+                        description="Annotate pool images with the room instrument (or read an annotations file), fit a "
+                        "logistic regression on G's penultimate layer, drop the maps with positive weight, and measure with "
+                        "the room instrument how often the object is gone from fresh samples, against random maps.")
+    m.add_argument("--model", required=True, help="model name, run folder or checkpoint (64 px)")
+    m.add_argument("--object", default="window", choices=OBJECT_NAMES, help="the object to forget")
+    m.add_argument("--n-annotate", type=int, default=PAPER_IMAGES, help="pool images auto-annotated by the instrument")
+    m.add_argument("--annotations", type=Path, help="an exported annotations file to fit on instead of auto-annotating")
+    m.add_argument("--pool-seed", type=int, default=0, help="seed of the annotated pool")
+    m.add_argument("--n", type=int, default=300, help="fresh z's measured")
+    m.add_argument("--seed", type=int, default=1, help="seed of the measured z's (not the pool's)")
+    m.add_argument("--threshold", type=float, default=0.0,
+                   help="drop maps whose relative weight (weight / largest |weight|, in [-1, 1]) exceeds this (paper: 0)")
+    m.add_argument("--top-k", type=int, help="drop the k maps with the largest weights instead of a threshold")
+    m.add_argument("--random-seed", type=int, default=0, help="seed of the first draw of random control maps")
+    m.add_argument("--random-draws", type=int, default=RANDOM_DRAWS, help="draws of random maps averaged in the control")
+    m.add_argument("--grid", type=Path, help="write a PNG of 16 z's: normal, fitted maps dropped, random maps dropped")
+    m.add_argument("--json", action="store_true", help="print the result as JSON")
+    m.add_argument("--threads", type=int, help="torch CPU threads")
+    m.set_defaults(func=cmd_forget)
+
+
+def cmd_forget(args) -> int:
+    import torch
+
+    from .analysis import object_removal as removal
+    from .analysis.instruments import default_instrument_path, load_instrument
+    from .checkpoints import load_model
+    from .registry import resolve_checkpoint
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    path = resolve_checkpoint(args.model)
+    loaded = load_model(path)
+    if loaded.config.image_size != removal.IMAGE_SIZE:
+        raise ValueError(f"{path} was trained at {loaded.config.image_size} px; the room instrument needs a 64-px model")
+    instrument = load_instrument(default_instrument_path("rooms"), kind="rooms")
+    name, step = removal.annotation_model_name(path), loaded.checkpoint.step
+    annotations = None
+    if args.annotations:
+        identity = removal.ModelIdentity.of(name, loaded.generator, step)
+        annotations = removal.AnnotationSet.from_json(args.annotations.read_text(), expect_model=identity,
+                                                      expect_object=args.object, where=str(args.annotations))
+    exp = removal.run_experiment(
+        name, loaded, instrument, args.object, args.n_annotate, args.n, args.pool_seed, args.seed, args.threshold,
+        args.top_k, args.random_seed, annotations, args.random_draws,
+    )
+    if args.json:
+        print(json.dumps(removal.experiment_as_dict(exp, path, step), indent=2))
+    else:
+        print(removal.format_experiment(exp, path, step, args.seed, args.top_k, args.threshold))
+    if args.grid:
+        removal.write_removal_grid(args.grid, loaded.generator, exp, args.seed)
+        print(f"wrote {args.grid}: rows = normal, fitted maps dropped, random maps dropped (z's 0-15 of seed {args.seed})")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="dcgan", description="Train, sample and inspect DCGANs.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -541,13 +768,19 @@ def build_parser() -> argparse.ArgumentParser:
     _add_models_parser(sub)
     _add_probe_parser(sub)
     _add_arithmetic_parser(sub)
+    _add_latent_geometry_parser(sub)
+    _add_units_parser(sub)
+    _add_forget_parser(sub)
+    _add_instruments_parser(sub)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     from .checkpoints import CheckpointError
 
+    argv = sys.argv[1:] if argv is None else list(argv)
     args = build_parser().parse_args(argv)
+    args.command_line = "dcgan " + shlex.join(argv)  # what a saved result records as the command that made it
     try:
         try:
             return args.func(args)

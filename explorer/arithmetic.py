@@ -278,7 +278,7 @@ def layout_caption(rows: list[latent_geometry.AttributeGeometry], seed: int, n: 
         + ", ".join(f"{ATTRIBUTE_WORDS[r.name]} {r.flips_per_line:.2f}" for r in rows)
         + ". Labels changed by the 8 neighbours' noise (+-0.25), against a flat boundary at the same share: "
         + ", ".join(f"{ATTRIBUTE_WORDS[r.name]} {r.noise_flips:.0%} ({r.noise_flips_linear:.0%})" for r in rows)
-        + " (`python -m dcgan_core.analysis.latent_geometry` prints the full table)."
+        + " (`dcgan latent-geometry` prints the full table)."
     )
 
 

@@ -105,7 +105,7 @@ with left:
         st.caption(
             "Instrument on each G(mean z): " + ", ".join(f"{LETTERS[i]} {arith.badge(mean_labels, i)}" for i in SLOTS)
             + ". The arithmetic assumes each mean still shows its concept; where it does not, that concept's region of z "
-            "is not convex (`python -m dcgan_core.analysis.latent_geometry` measures it per attribute)."
+            "is not convex (`dcgan latent-geometry` measures it per attribute)."
         )
     grid_picture = widgets.show_grid(
         out.result, nrow=3, min_px=384,

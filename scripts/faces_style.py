@@ -1,6 +1,6 @@
 """Run a dcgan_core command on procedural faces drawn with another glasses style.
 
-    python scripts/faces_style.py --rim 0.032 -- dcgan_core.analysis.instruments train --kind faces --out inst.safetensors
+    python scripts/faces_style.py --rim 0.032 -- dcgan_core.cli instruments train --kind faces --out inst.safetensors
     python scripts/faces_style.py --rim 0.032 -- dcgan_core.cli train --dataset faces --ngf 32 --ndf 32 --instance-noise 0.1 --out runs/bold
     python scripts/faces_style.py --rim 0.032 -- dcgan_core.cli arithmetic --model runs/bold --instrument inst.safetensors
 

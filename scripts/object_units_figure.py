@@ -2,7 +2,7 @@
 
 For the trained D and a random D of the same architecture, the unit of the last conv layer that
 overlaps the object's boxes most (Network Dissection IoU on rendered rooms of seed 30003, as
-`python -m dcgan_core.analysis.units measure` picks them) and its top images among other rooms
+`dcgan units measure` picks them) and its top images among other rooms
 (seed 20002). Per D three rows: the images with the object's boxes outlined, the guided-backprop
 gradient image, and its magnitude over a grey copy. Above each block, the share of the maps'
 energy inside the boxes.

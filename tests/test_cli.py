@@ -1,14 +1,18 @@
 """The `dcgan` command: train, resume, sample, info, data preview, and errors people can act on."""
 
+import argparse
+import ast
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
 
-from dcgan_core.cli import EXIT_USAGE, main
+import dcgan_core
+from dcgan_core.cli import EXIT_USAGE, build_parser, main
 
 TINY = ["--dataset", "rooms", "--image-size", "32", "--nz", "16", "--ngf", "8", "--ndf", "8", "--batch-size", "16",
         "--dataset-size", "64", "--log-every", "2", "--sample-every", "2", "--checkpoint-every", "2",
@@ -58,6 +62,49 @@ def test_every_command_has_help(command):
     out = subprocess.run([sys.executable, "-m", "dcgan_core.cli", *command, "--help"], capture_output=True, text=True)
     assert out.returncode == 0 and "usage: dcgan" in out.stdout
     assert "(default: None)" not in out.stdout  # every default is said in words, once
+
+
+def subcommands(parser: argparse.ArgumentParser, prefix: tuple[str, ...] = ()):
+    """Every command line that names a (sub)command of `parser`: ("units",), ("units", "measure"), ..."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, subparser in action.choices.items():
+                yield (*prefix, name)
+                yield from subcommands(subparser, (*prefix, name))
+
+
+@pytest.mark.parametrize("command", list(subcommands(build_parser())), ids=" ".join)
+def test_every_subcommand_answers_help(command, capsys):
+    with pytest.raises(SystemExit) as stop:
+        main([*command, "--help"])
+    assert stop.value.code == 0
+    out = capsys.readouterr().out
+    assert out.startswith(f"usage: dcgan {' '.join(command)} ")
+    assert "(default: None)" not in out
+
+
+def test_the_analysis_commands_are_dcgan_subcommands():
+    names = {command[0] for command in subcommands(build_parser())}
+    assert {"units", "instruments", "latent-geometry", "forget"} <= names
+
+
+def test_no_module_of_the_library_but_cli_imports_argparse():
+    """Flags are parsed in one place, cli.py; the analysis modules compute, return and format (no mains of their own)."""
+    package = Path(dcgan_core.__file__).parent
+    found = []
+    for path in sorted(package.rglob("*.py")):
+        if path == package / "cli.py":
+            continue
+        for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+            if isinstance(node, ast.Import):
+                modules = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                modules = [node.module or ""]
+            else:
+                continue
+            if any(m.split(".")[0] == "argparse" for m in modules):
+                found.append(f"{path.relative_to(package)}:{node.lineno}")
+    assert found == []
 
 
 def test_models_lists_user_runs_and_files_and_names_resolve(tmp_path, monkeypatch, capsys):

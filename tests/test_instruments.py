@@ -18,7 +18,6 @@ from dcgan_core.analysis.instruments import (
     evaluate_face_instrument,
     evaluate_room_instrument,
     load_instrument,
-    main,
     read_faces,
     read_rooms,
     room_targets,
@@ -26,6 +25,7 @@ from dcgan_core.analysis.instruments import (
     train_room_instrument,
 )
 from dcgan_core.checkpoints import Checkpoint, save_checkpoint
+from dcgan_core.cli import main
 from dcgan_core.data.faces import FacesDataset, render_face
 from dcgan_core.data.rooms import RoomsDataset
 from dcgan_core.models import build_models
@@ -203,7 +203,8 @@ def test_shipped_instruments_are_small_and_carry_their_report(kind):
     assert path.stat().st_size < 2_000_000
     report = load_instrument(path, kind=kind).report
     assert report["held_out"]["seed"] != report["training"]["seed"]
-    assert "python -m dcgan_core.analysis.instruments train" in report["training"]["command"]
+    # the shipped files were trained before `dcgan instruments train` replaced `python -m dcgan_core.analysis.instruments train`
+    assert report["training"]["command"].startswith(("dcgan instruments train", "python -m dcgan_core.analysis.instruments train"))
 
 
 def test_shipped_room_instrument_finds_windows_on_fresh_renders(shipped_rooms):
@@ -249,11 +250,21 @@ def test_shipped_face_instrument_follows_one_attribute_of_the_same_person(shippe
 
 
 def test_command_line_evaluates_a_shipped_instrument(capsys, tmp_path):
-    assert main(["evaluate", "--kind", "faces", "--n", "40", "--seed", str(FRESH_SEED + 1)]) == 0
+    assert main(["instruments", "evaluate", "--kind", "faces", "--n", "40", "--seed", str(FRESH_SEED + 1)]) == 0
     scores = json.loads(capsys.readouterr().out)
     assert scores["n"] == 40 and set(scores["accuracy"]) == {"glasses", "smiling", "masculine"}
-    assert main(["evaluate", "--kind", "rooms", "--path", str(default_instrument_path("faces")), "--n", "4"]) == 2
+    assert main(["instruments", "evaluate", "--kind", "rooms", "--path", str(default_instrument_path("faces")), "--n", "4"]) == 2
     assert "faces instrument" in capsys.readouterr().err
+
+
+def test_command_line_trains_an_instrument_and_records_the_command(capsys, tmp_path):
+    out = tmp_path / "rooms.safetensors"
+    argv = ["instruments", "train", "--kind", "rooms", "--out", str(out), "--steps", "2", "--n-train", "16", "--n-eval", "0",
+            "--batch-size", "4", "--width", "8", "--no-progress"]
+    assert main(argv) == 0
+    report = json.loads(capsys.readouterr().out.rsplit("\nsaved ", 1)[0])
+    assert report["training"]["steps"] == 2
+    assert load_instrument(out, kind="rooms").report["training"]["command"] == "dcgan " + " ".join(argv)
 
 
 def test_the_stress_script_prints_one_row_per_distortion(capsys):

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from concept_support import GlassesAtEitherEnd, GlassesInStripes, StripesGenerator, StripesInstrument
 
-from dcgan_core.analysis import latent_geometry
 from dcgan_core.analysis.latent_geometry import attribute_geometry, format_geometry
+from dcgan_core.cli import main
 
 
 def by_name(rows):
@@ -46,7 +46,7 @@ def test_glasses_in_thin_slabs_of_z_flip_under_the_neighbour_noise_far_more_than
 
 
 def test_the_command_reports_errors_as_messages(capsys):
-    assert latent_geometry.main(["--model", "faces", "--n", "10"]) == 2
+    assert main(["latent-geometry", "--model", "faces", "--n", "10"]) == 2
     assert "n must be at least 100" in capsys.readouterr().err
 
 

@@ -30,6 +30,7 @@ from dcgan_core.analysis.object_removal import (
     make_annotation,
 )
 from dcgan_core.checkpoints import Checkpoint, save_checkpoint
+from dcgan_core.cli import main
 from dcgan_core.data.rooms import OBJECT_NAMES
 from dcgan_core.latent import sample_z
 from dcgan_core.models import Generator, ModelConfig
@@ -408,8 +409,8 @@ def test_the_measure_command_fits_on_an_annotations_file_and_prints_the_table(tm
     notes = [note(g64, i, [(8 * (i % 4), 8, 8 * (i % 4) + 20, 40)]) for i in range(8)] + [note(g64, 8, no_object=True)]
     file = tmp_path / "notes.json"
     file.write_text(AnnotationSet(model=ModelIdentity.of("tiny", g64, 2), object_name="window", images=tuple(notes)).to_json())
-    code = removal.main(["measure", "--model", str(ckpt), "--annotations", str(file), "--n", "20", "--top-k", "4",
-                         "--grid", str(tmp_path / "grid.png")])
+    code = main(["forget", "measure", "--model", str(ckpt), "--annotations", str(file), "--n", "20", "--top-k", "4",
+                 "--grid", str(tmp_path / "grid.png")])
     out = capsys.readouterr().out
     assert code == 0, out
     assert "9 images, 8 boxes" in out and "maps dropped: 4 of 8" in out and "random maps dropped (control, mean of 5 draws)" in out
@@ -422,7 +423,7 @@ def test_the_measure_command_refuses_annotations_of_other_weights(tmp_path, g64,
     other = ModelIdentity.of("tiny", Generator(g64.config).eval(), 9)
     file = tmp_path / "notes.json"
     file.write_text(AnnotationSet(model=other, object_name="window", images=(note(g64, 0, [(0, 0, 9, 9)]),)).to_json())
-    assert removal.main(["measure", "--model", str(ckpt), "--annotations", str(file)]) == 2
+    assert main(["forget", "measure", "--model", str(ckpt), "--annotations", str(file)]) == 2
     assert "drawn on model tiny" in capsys.readouterr().err
 
 

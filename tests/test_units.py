@@ -14,7 +14,6 @@ from dcgan_core.analysis.units import (
     compare_object_energy,
     energy_fraction_inside,
     load_uploaded_image,
-    main,
     max_responses,
     measure_object_energy,
     object_iou,
@@ -26,6 +25,7 @@ from dcgan_core.analysis.units import (
 )
 from dcgan_core.analysis import units
 from dcgan_core.checkpoints import Checkpoint, load_model, save_checkpoint
+from dcgan_core.cli import main
 from dcgan_core.models import Discriminator, Generator
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -182,15 +182,16 @@ def test_compare_trained_and_random_d_on_the_same_rooms(tiny_checkpoint):
 
 
 def test_units_measure_command_prints_the_table(tiny_checkpoint, capsys):
-    assert main(["measure", "--model", str(tiny_checkpoint), "--n", "12", "--units", "2", "--k", "2", "--random-seeds", "4"]) == 0
+    assert main(["units", "measure", "--model", str(tiny_checkpoint), "--n", "12", "--units", "2", "--k", "2",
+                 "--random-seeds", "4"]) == 0
     out = capsys.readouterr().out
     assert "trained D (step 7)" in out and "random D (seed 4)" in out and "bed+window" in out
     assert "units picked by objects" in out
-    assert main(["measure", "--model", str(tiny_checkpoint), "--n", "12", "--units", "2", "--k", "2", "--random-seeds", "4",
-                 "--select", "selectivity"]) == 0
+    assert main(["units", "measure", "--model", str(tiny_checkpoint), "--n", "12", "--units", "2", "--k", "2",
+                 "--random-seeds", "4", "--select", "selectivity"]) == 0
     assert "most selective units" in capsys.readouterr().out
-    assert main(["measure", "--model", str(tiny_checkpoint), "--n", "1"]) == 2
-    assert main(["measure", "--model", str(tiny_checkpoint), "--quantile", "1.5"]) == 2
+    assert main(["units", "measure", "--model", str(tiny_checkpoint), "--n", "1"]) == 2
+    assert main(["units", "measure", "--model", str(tiny_checkpoint), "--quantile", "1.5"]) == 2
     assert "--quantile must be between 0 and 1" in capsys.readouterr().err
 
 

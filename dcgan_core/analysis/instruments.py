@@ -22,12 +22,9 @@ architecture, and a report of how it was trained and how it scored. No pickles.
 
 from __future__ import annotations
 
-import argparse
 import json
 import platform
-import sys
 import time
-from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -658,63 +655,3 @@ def load_instrument(path: str | Path, kind: str | None = None) -> nn.Module:
         raise InstrumentError(f"{path} is damaged or truncated: {e}") from None
     model.report = meta["report"]
     return model.eval().requires_grad_(False)
-
-
-# --------------------------------------------------------------------------- command line
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """python -m dcgan_core.analysis.instruments {train,evaluate} --kind {rooms,faces} ..."""
-    parser = argparse.ArgumentParser(prog="python -m dcgan_core.analysis.instruments", description=__doc__.split("\n")[0])
-    sub = parser.add_subparsers(dest="command", required=True)
-    tr = sub.add_parser("train", help="train an instrument and save it with its held-out report")
-    tr.add_argument("--kind", choices=KINDS, required=True)
-    tr.add_argument("--out", type=Path, help="output file (default: the shipped path models/instruments/KIND.safetensors)")
-    tr.add_argument("--steps", type=int, default=3000)
-    tr.add_argument("--n-train", type=int, default=20_000, help="procedural renders to train on")
-    tr.add_argument("--seed", type=int, default=TRAIN_SEED, help="data set seed of the training renders")
-    tr.add_argument("--eval-seed", type=int, default=EVAL_SEED, help="data set seed of the held-out renders")
-    tr.add_argument("--n-eval", type=int, default=2000)
-    tr.add_argument("--batch-size", type=int, default=64)
-    tr.add_argument("--width", type=int, help="network width (default 32 for rooms, 24 for faces)")
-    tr.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice)")
-    tr.add_argument("--no-progress", action="store_true")
-    ev = sub.add_parser("evaluate", help="score a saved instrument on held-out renders")
-    ev.add_argument("--kind", choices=KINDS, required=True)
-    ev.add_argument("--path", type=Path, help="instrument file (default: the shipped one)")
-    ev.add_argument("--n", type=int, default=2000)
-    ev.add_argument("--seed", type=int, default=EVAL_SEED)
-    ev.add_argument("--threads", type=int)
-    args = parser.parse_args(argv)
-    if args.threads:
-        torch.set_num_threads(args.threads)
-
-    if args.command == "train":
-        train = train_room_instrument if args.kind == "rooms" else train_face_instrument
-        extra = {"width": args.width} if args.width else {}
-        model, report = train(
-            n_train=args.n_train, steps=args.steps, seed=args.seed, progress=not args.no_progress,
-            batch_size=args.batch_size, n_eval=args.n_eval, eval_seed=args.eval_seed, **extra,
-        )
-        report["training"]["command"] = "python -m dcgan_core.analysis.instruments " + " ".join(
-            sys.argv[1:] if argv is None else argv
-        )
-        out = args.out or default_instrument_path(args.kind)
-        save_instrument(out, model, report)
-        print(json.dumps(report, indent=2))
-        print(f"saved {out} ({out.stat().st_size / 1e6:.2f} MB)")
-        return 0
-
-    path = args.path or default_instrument_path(args.kind)
-    try:
-        model = load_instrument(path, kind=args.kind)
-    except (InstrumentError, FileNotFoundError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    evaluate = evaluate_room_instrument if args.kind == "rooms" else evaluate_face_instrument
-    print(json.dumps(evaluate(model, n=args.n, seed=args.seed), indent=2))
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

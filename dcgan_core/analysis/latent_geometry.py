@@ -25,15 +25,12 @@ with the normals of random groups of the same sizes. On the data before 2026-11-
 lightened the glasses frames of dark skin, the glasses normals of dark and light skin were
 orthogonal. `--by sex` does the same for the faces the instrument reads as men and as women.
 
-    python -m dcgan_core.analysis.latent_geometry --model faces [--by skin|sex]
+    dcgan latent-geometry --model faces [--by skin|sex]
 """
 
 from __future__ import annotations
 
-import argparse
-import json
-import sys
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -265,49 +262,3 @@ def format_geometry(rows: list[AttributeGeometry], about: str = "") -> str:
 
 def _pct(v: float) -> str:
     return "-" if v != v else f"{v:.1%}"
-
-
-def main(argv: list[str] | None = None) -> int:
-    from .instruments import default_instrument_path, load_instrument
-    from ..checkpoints import CheckpointError, load_model
-    from ..registry import resolve_checkpoint
-
-    parser = argparse.ArgumentParser(
-        prog="python -m dcgan_core.analysis.latent_geometry",
-        description="How linear and convex each face attribute is in a faces model's z (what vector arithmetic assumes).",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
-    )
-    parser.add_argument("--model", default="faces", help="checkpoint file, run folder or model name (a 64-px faces model)")
-    parser.add_argument("--n", type=int, default=8000, help="labelled samples")
-    parser.add_argument("--lines", type=int, default=50, help="straight lines between random codes")
-    parser.add_argument("--means", type=int, default=300, help="means of 3 codes per attribute and side")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the samples and draws")
-    parser.add_argument("--no-smooth", action="store_true", help="skip the MLP column (the slowest part)")
-    parser.add_argument("--instrument", help="face instrument file (default: the shipped one)")
-    parser.add_argument("--by", choices=sorted(GROUPINGS),
-                        help="instead: fit each attribute's normal within groups (skin: dark, mid and light thirds of skin tones; "
-                             "sex: men and women) and compare them")
-    parser.add_argument("--json", action="store_true", help="print JSON")
-    args = parser.parse_args(argv)
-    try:
-        model = load_model(resolve_checkpoint(args.model))
-        instrument = load_instrument(args.instrument or default_instrument_path("faces"), kind="faces")
-        if args.by:
-            groups = normals_by(model.generator, instrument, args.by, n=args.n, seed=args.seed)
-            about = f"{model.path} (step {model.checkpoint.step}), {args.n} samples"
-            print(json.dumps([asdict(r) for r in groups], indent=2) if args.json else format_normals(groups, about, args.by))
-            return 0
-        rows = attribute_geometry(model.generator, instrument, n=args.n, lines=args.lines, means=args.means, seed=args.seed,
-                                  smooth=not args.no_smooth)
-    except (ValueError, FileNotFoundError, CheckpointError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    if args.json:
-        print(json.dumps([asdict(r) for r in rows], indent=2))
-    else:
-        print(format_geometry(rows, f"{model.path} (step {model.checkpoint.step}), {args.n} samples"))
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -23,7 +23,7 @@ The object is a parameter ("window" by default), so the same works for beds or l
 
 Command line (re-runs the measurement anyone can check):
 
-    python -m dcgan_core.analysis.object_removal measure --model rooms --n-annotate 150 --n 300
+    dcgan forget measure --model rooms --n-annotate 150 --n 300
 
 On the shipped rooms model (ngf 32, step 7000; 150 pool images annotated by the room instrument;
 300 fresh z's): the paper's rule dropped 19 of 32 maps and removed the window from 72% of the
@@ -55,13 +55,11 @@ fingerprint differs are refused.
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import json
 import math
 import os
 import re
-import sys
 import threading
 import time
 from collections.abc import Iterable, Iterator, Sequence
@@ -855,12 +853,12 @@ def auto_annotate(
     return out
 
 
-# --------------------------------------------------------------------------- command line
+# --------------------------------------------------------------------------- the whole experiment
 
 
 @dataclass
 class Experiment:
-    """The whole of section 6.3.1 on one model, as the `measure` command runs it."""
+    """The whole of section 6.3.1 on one model, as `dcgan forget measure` runs it."""
 
     annotations: AnnotationSet
     fit: FitResult
@@ -905,92 +903,60 @@ def _pct(v: float | None) -> str:
     return "-" if v is None else f"{100 * v:.1f}%"
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """python -m dcgan_core.analysis.object_removal measure --model rooms --n-annotate 150 --n 300"""
-    parser = argparse.ArgumentParser(prog="python -m dcgan_core.analysis.object_removal", description=__doc__.split("\n")[0])
-    sub = parser.add_subparsers(dest="command", required=True)
-    m = sub.add_parser("measure", help="annotate (or read annotations), fit, drop maps and measure with the room instrument")
-    m.add_argument("--model", required=True, help="model name, run folder or checkpoint (64 px)")
-    m.add_argument("--object", default="window", choices=OBJECT_NAMES)
-    m.add_argument("--n-annotate", type=int, default=PAPER_IMAGES, help="pool images auto-annotated by the instrument")
-    m.add_argument("--annotations", type=Path, help="an exported annotations file to fit on instead of auto-annotating")
-    m.add_argument("--pool-seed", type=int, default=0, help="seed of the annotated pool")
-    m.add_argument("--n", type=int, default=300, help="fresh z's measured")
-    m.add_argument("--seed", type=int, default=1, help="seed of the measured z's (not the pool's)")
-    m.add_argument("--threshold", type=float, default=0.0,
-                   help="drop maps whose relative weight (weight / largest |weight|, in [-1, 1]) exceeds this (paper: 0)")
-    m.add_argument("--top-k", type=int, help="drop the k maps with the largest weights instead of a threshold")
-    m.add_argument("--random-seed", type=int, default=0, help="seed of the first draw of random control maps")
-    m.add_argument("--random-draws", type=int, default=RANDOM_DRAWS, help="draws of random maps averaged in the control")
-    m.add_argument("--grid", type=Path, help="write a PNG of 16 z's: normal, fitted maps dropped, random maps dropped")
-    m.add_argument("--json", action="store_true", help="print the result as JSON")
-    m.add_argument("--threads", type=int, help="torch CPU threads")
-    args = parser.parse_args(argv)
-    if args.threads:
-        torch.set_num_threads(args.threads)
+def annotation_model_name(path: Path) -> str:
+    """The model name annotations are filed under for a checkpoint path: its run folder (RUN/checkpoints/x), its model
+    folder (NAME/model.safetensors) or the file's stem."""
+    if path.parent.name == "checkpoints":
+        return path.parent.parent.name
+    return path.parent.name if path.stem == "model" else path.stem
 
-    from ..checkpoints import CheckpointError, load_model
-    from ..registry import resolve_checkpoint
-    from .instruments import InstrumentError, default_instrument_path, load_instrument
 
-    try:
-        path = resolve_checkpoint(args.model)
-        loaded = load_model(path)
-        if loaded.config.image_size != IMAGE_SIZE:
-            raise ValueError(f"{path} was trained at {loaded.config.image_size} px; the room instrument needs a 64-px model")
-        instrument = load_instrument(default_instrument_path("rooms"), kind="rooms")
-        name = path.parent.parent.name if path.parent.name == "checkpoints" else (path.parent.name if path.stem == "model" else path.stem)
-        annotations = None
-        if args.annotations:
-            identity = ModelIdentity.of(name, loaded.generator, loaded.checkpoint.step)
-            annotations = AnnotationSet.from_json(args.annotations.read_text(), expect_model=identity, expect_object=args.object,
-                                                 where=str(args.annotations))
-        exp = run_experiment(
-            name, loaded, instrument, args.object, args.n_annotate, args.n, args.pool_seed, args.seed, args.threshold,
-            args.top_k, args.random_seed, annotations, args.random_draws,
-        )
-    except (CheckpointError, InstrumentError, AnnotationError, FileNotFoundError, ValueError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+def experiment_as_dict(exp: Experiment, model_path: str | Path, step: int) -> dict:
+    """What `dcgan forget measure --json` prints: the annotations, the fit and the measurement."""
+    fit = exp.fit
+    return {
+        "model": str(model_path), "step": step, "annotated_images": exp.annotations.n_images,
+        "boxes": exp.annotations.n_boxes, "instrument_made": exp.annotations.n_instrument,
+        "fit": {"layer": fit.layer, "accuracy": fit.accuracy, "balanced_accuracy": fit.balanced_accuracy,
+                "n_positive": fit.n_positive, "n_negative": fit.n_negative, "maps_dropped": len(exp.maps),
+                "n_maps": len(fit.weights)},
+        "measurement": exp.measurement.to_dict(), "seconds": exp.seconds,
+    }
+
+
+def format_experiment(exp: Experiment, model_path: str | Path, step: int, measure_seed: int,
+                      top_k: int | None = None, threshold: float = 0.0) -> str:
+    """The report `dcgan forget measure` prints: annotations, fit, maps dropped, and the table of conditions
+    (with the object, object removed, context object kept, mean pixel change), for the settings it ran with."""
     r, fit = exp.measurement, exp.fit
-    if args.json:
-        print(json.dumps({
-            "model": str(path), "step": loaded.checkpoint.step, "annotated_images": exp.annotations.n_images,
-            "boxes": exp.annotations.n_boxes, "instrument_made": exp.annotations.n_instrument,
-            "fit": {"layer": fit.layer, "accuracy": fit.accuracy, "balanced_accuracy": fit.balanced_accuracy,
-                    "n_positive": fit.n_positive, "n_negative": fit.n_negative, "maps_dropped": len(exp.maps),
-                    "n_maps": len(fit.weights)},
-            "measurement": r.to_dict(), "seconds": exp.seconds,
-        }, indent=2))
-    else:
-        o, ctx = r.object_name, r.context_object
-        print(f"model {path} (step {loaded.checkpoint.step:,}), object {o}")
-        print(f"annotations: {exp.annotations.n_images} images, {exp.annotations.n_boxes} boxes "
-              f"({exp.annotations.n_instrument} images by the instrument)")
-        print(f"fit on layer {fit.layer}: {fit.n_positive} positives, {fit.n_negative} negatives; held-out accuracy "
-              f"{_pct(fit.accuracy)} (balanced {_pct(fit.balanced_accuracy)}) on {fit.n_test_images} images")
-        print(f"maps dropped: {len(exp.maps)} of {len(fit.weights)} "
-              + (f"(top {args.top_k})" if args.top_k is not None else f"(relative weight > {args.threshold:g})")
-              + f": {', '.join(map(str, sorted(exp.maps.tolist())))}")
-        print(f"{r.n} z's (seed {args.seed}); {r.n_with_object} with a {o} before any drop ({_pct(r.presence_before[o])})")
-        print(f"{'condition':48s} {'with ' + o:>12s} {o + ' removed':>14s} {'with ' + ctx:>10s} {ctx + ' kept':>9s} {'px change':>9s}")
-        for row in r.rows():
-            print(f"{row['condition']:48s} {_pct(row[f'with {o}']):>12s} {_pct(row[f'{o} removed']):>14s} "
-                  f"{_pct(row[f'with {ctx}']):>10s} {_pct(row[f'{ctx} kept']):>9s} {row['pixel change']:9.1f}")
-        print(f"{o} removed by each random draw: " + ", ".join(_pct(v) for v in r.random.removed_per_draw)
-              + f"; other objects kept with the fitted drop: "
-              + ", ".join(f"{k} {_pct(v)}" for k, v in r.fitted.kept.items()))
-    if args.grid:
-        from ..images import image_grid, save_png
-
-        z = sample_z(16, loaded.config, seed=args.seed)
-        layer = loaded.generator.penultimate_layer
-        before, fitted = generate_with_and_without(loaded.generator, z, layer, exp.maps)
-        _, randomised = generate_with_and_without(loaded.generator, z, layer, r.random.maps)
-        save_png(args.grid, image_grid(np.concatenate([before, fitted, randomised]), nrow=16))
-        print(f"wrote {args.grid}: rows = normal, fitted maps dropped, random maps dropped (z's 0-15 of seed {args.seed})")
-    return 0
+    o, ctx = r.object_name, r.context_object
+    lines = [
+        f"model {model_path} (step {step:,}), object {o}",
+        f"annotations: {exp.annotations.n_images} images, {exp.annotations.n_boxes} boxes "
+        f"({exp.annotations.n_instrument} images by the instrument)",
+        f"fit on layer {fit.layer}: {fit.n_positive} positives, {fit.n_negative} negatives; held-out accuracy "
+        f"{_pct(fit.accuracy)} (balanced {_pct(fit.balanced_accuracy)}) on {fit.n_test_images} images",
+        f"maps dropped: {len(exp.maps)} of {len(fit.weights)} "
+        + (f"(top {top_k})" if top_k is not None else f"(relative weight > {threshold:g})")
+        + f": {', '.join(map(str, sorted(exp.maps.tolist())))}",
+        f"{r.n} z's (seed {measure_seed}); {r.n_with_object} with a {o} before any drop ({_pct(r.presence_before[o])})",
+        f"{'condition':48s} {'with ' + o:>12s} {o + ' removed':>14s} {'with ' + ctx:>10s} {ctx + ' kept':>9s} {'px change':>9s}",
+    ]
+    for row in r.rows():
+        lines.append(f"{row['condition']:48s} {_pct(row[f'with {o}']):>12s} {_pct(row[f'{o} removed']):>14s} "
+                     f"{_pct(row[f'with {ctx}']):>10s} {_pct(row[f'{ctx} kept']):>9s} {row['pixel change']:9.1f}")
+    lines.append(f"{o} removed by each random draw: " + ", ".join(_pct(v) for v in r.random.removed_per_draw)
+                 + "; other objects kept with the fitted drop: "
+                 + ", ".join(f"{k} {_pct(v)}" for k, v in r.fitted.kept.items()))
+    return "\n".join(lines)
 
 
-if __name__ == "__main__":
-    raise SystemExit(main())
+def write_removal_grid(path: str | Path, generator: Generator, exp: Experiment, seed: int) -> None:
+    """A PNG of z's 0-15 of `seed`, three rows: normal, the fitted maps dropped, the random control's maps dropped."""
+    from ..images import image_grid, save_png
+
+    z = sample_z(16, generator.config, seed=seed)
+    layer = generator.penultimate_layer
+    before, fitted = generate_with_and_without(generator, z, layer, exp.maps)
+    _, randomised = generate_with_and_without(generator, z, layer, exp.measurement.random.maps)
+    save_png(path, image_grid(np.concatenate([before, fitted, randomised]), nrow=16))

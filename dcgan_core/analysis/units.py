@@ -34,16 +34,13 @@ Which units are "top" (`SELECTIONS`):
   on one set of rooms and measured on another, so the pick cannot fit the measurement.
 - "selectivity": the units whose top images stand out most (`selectivity`), whatever they show.
 
-    python -m dcgan_core.analysis.units measure --model rooms --n 1000 --units 8 --k 8 [--select selectivity]
+    dcgan units measure --model rooms --n 1000 --units 8 --k 8 [--select selectivity]
 """
 
 from __future__ import annotations
 
-import argparse
 import io
-import json
 import math
-import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
@@ -57,8 +54,6 @@ from ..data.readers import MAX_IMAGE_PIXELS, center_crop_resize
 from ..data.rooms import OBJECT_NAMES, RoomsDataset
 from ..models import Discriminator
 from .guided_backprop import (
-    RULES,
-    TARGETS,
     _check_layer,
     as_model_input,
     energy,
@@ -472,61 +467,8 @@ def compare_object_energy(
     return ObjectEnergyComparison(trained, randoms, settings, time.perf_counter() - start)
 
 
-# ----------------------------------------------------------------------------- command line
-
-
-def main(argv: list[str] | None = None) -> int:
-    """`python -m dcgan_core.analysis.units measure --model rooms`: the object-energy table, trained vs random D."""
-    from ..checkpoints import CheckpointError, load_model
-
-    parser = argparse.ArgumentParser(
-        prog="python -m dcgan_core.analysis.units",
-        description="Where do the discriminator's top units look? Guided-backprop energy inside "
-        "ground-truth object boxes of procedural rooms, trained D vs a random D (paper Fig. 5).",
-    )
-    sub = parser.add_subparsers(dest="command", required=True)
-    m = sub.add_parser("measure", help="the object-energy table", formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    m.add_argument("--model", default="rooms", help="checkpoint file, run folder or model name (a rooms model)")
-    m.add_argument("--n", type=int, default=1000, help="rooms in the pool")
-    m.add_argument("--seed", type=int, default=MEASURE_SEED, help="data set seed of the pool (GANs train on 0)")
-    m.add_argument("--layer", type=int, default=-1, help="hidden layer of D (-1: the last conv layer)")
-    m.add_argument("--objects", default=",".join(MEASURE_OBJECTS), help="comma-separated objects of the main region")
-    m.add_argument("--units", type=int, default=8, help="top units measured")
-    m.add_argument("--select", default="objects", choices=SELECTIONS,
-                   help="top units: those overlapping the objects most on other rooms (Network Dissection IoU), or the most selective")
-    m.add_argument("--select-seed", type=int, default=SELECT_SEED, help="data set seed of the rooms that pick units (--select objects)")
-    m.add_argument("--quantile", type=float, default=DISSECT_QUANTILE,
-                   help="--select objects: a unit is 'on' where its map exceeds this quantile of its values (0.995: top 0.5%%)")
-    m.add_argument("--k", type=int, default=8, help="top images per unit")
-    m.add_argument("--rule", default="guided", choices=RULES, help="backward rule through the rectifiers")
-    m.add_argument("--target", default="max", choices=TARGETS, help="strongest position of the map, or its sum")
-    m.add_argument("--random-seeds", default=",".join(map(str, RANDOM_D_SEEDS)), help="comma-separated seeds of the random Ds")
-    m.add_argument("--device", default="cpu", help="cpu, cuda or mps")
-    m.add_argument("--json", action="store_true", help="print JSON")
-    args = parser.parse_args(argv)
-    try:
-        if args.n < 2 or args.units < 1 or args.k < 1:
-            raise ValueError("--n must be at least 2, --units and --k at least 1")
-        if not 0 < args.quantile < 1:
-            raise ValueError(f"--quantile must be between 0 and 1, got {args.quantile}")
-        model = load_model(args.model, device=args.device)
-        result = compare_object_energy(
-            model, n=args.n, seed=args.seed, layer=args.layer, objects=[o.strip() for o in args.objects.split(",") if o.strip()],
-            units=args.units, k=min(args.k, args.n), rule=args.rule, target=args.target, select=args.select, select_seed=args.select_seed,
-            quantile=args.quantile,
-            random_seeds=[int(x) for x in args.random_seeds.split(",") if x.strip()],
-        )
-    except (ValueError, FileNotFoundError, CheckpointError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    if args.json:
-        print(json.dumps(result.as_dict(), indent=2))
-    else:
-        print(result.table())
-        print(f"({result.seconds:.0f} s; {result.settings['rule']} backprop, target {result.settings['target']}, units picked by "
-              f"{result.settings['select']})")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+def format_object_energy(result: ObjectEnergyComparison) -> str:
+    """The report `dcgan units measure` prints: the table, then how long it took and how the units were picked."""
+    st = result.settings
+    return (f"{result.table()}\n({result.seconds:.0f} s; {st['rule']} backprop, target {st['target']}, units picked by "
+            f"{st['select']})")
