@@ -19,15 +19,10 @@ import sys
 import numpy as np
 import torch
 
-from dcgan_core.analysis.concepts import (
-    CENTRE,
-    EQUATIONS,
-    MIN_PER_CONCEPT,
-    draw_equation,
-    exemplar_labels,
-    pixel_results,
-    read_codes,
-)
+from dcgan_core.analysis.arithmetic import CENTRE, MIN_PER_CONCEPT
+from dcgan_core.analysis.arithmetic_benchmark import exemplar_labels, pixel_results
+from dcgan_core.analysis.equations import EQUATIONS, draw_equation
+from dcgan_core.analysis.labelling import read_codes
 from dcgan_core.analysis.evaluate import held_out_real
 from dcgan_core.analysis.instruments import default_instrument_path, load_instrument
 from dcgan_core.analysis.swd import SWDResult, sliced_wasserstein_distance

@@ -117,7 +117,7 @@ def _device_setting(args, given: dict) -> str:
     """The --device the run will use (a resumed run keeps its stored one unless given): it picks NCCL or gloo."""
     if "device" in given or not args.resume:
         return given.get("device", "auto")
-    from .checkpoints import read_metadata
+    from .safetensors_files import read_metadata
     from .train import CHECKPOINT_NAME
 
     stored = json.loads(read_metadata(Path(args.resume) / "checkpoints" / CHECKPOINT_NAME).get("train_config") or "null")
@@ -239,7 +239,8 @@ def _add_info_parser(sub) -> None:
 
 
 def cmd_info(args) -> int:
-    from .checkpoints import CheckpointError, read_metadata, verify_checkpoint
+    from .checkpoints import verify_checkpoint
+    from .safetensors_files import CheckpointError, read_metadata
     from .registry import resolve_checkpoint
 
     path = resolve_checkpoint(args.model)
@@ -438,7 +439,8 @@ def _add_arithmetic_parser(sub) -> None:
 
 
 def cmd_arithmetic(args) -> int:
-    from .analysis.concepts import arithmetic_benchmark, face_instrument_problem, format_benchmark, format_seeds
+    from .analysis.arithmetic_benchmark import arithmetic_benchmark, format_benchmark, format_seeds
+    from .analysis.labelling import face_instrument_problem
     from .analysis.instruments import default_instrument_path, load_instrument
     from .checkpoints import load_model
     from .device import resolve_device
@@ -619,7 +621,8 @@ def _add_instruments_parser(sub) -> None:
 def cmd_instruments_train(args) -> int:
     import torch
 
-    from .analysis.instruments import default_instrument_path, save_instrument, train_face_instrument, train_room_instrument
+    from .analysis.instruments import default_instrument_path, save_instrument
+    from .analysis.instruments_training import train_face_instrument, train_room_instrument
 
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -640,7 +643,8 @@ def cmd_instruments_train(args) -> int:
 def cmd_instruments_evaluate(args) -> int:
     import torch
 
-    from .analysis.instruments import default_instrument_path, evaluate_face_instrument, evaluate_room_instrument, load_instrument
+    from .analysis.instruments import default_instrument_path, load_instrument
+    from .analysis.instruments_training import evaluate_face_instrument, evaluate_room_instrument
 
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -776,7 +780,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from .checkpoints import CheckpointError
+    from .safetensors_files import CheckpointError
 
     argv = sys.argv[1:] if argv is None else list(argv)
     args = build_parser().parse_args(argv)

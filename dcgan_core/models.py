@@ -13,9 +13,11 @@ The layer layout matches pytorch/examples' dcgan at 64 px (ngf, ndf 64, bias-fre
 convs), so its checkpoints can be imported.
 
 Layers are numbered 0..n-1 for the hidden blocks; index n is the output block.
-`Generator.forward` can return every hidden block's feature maps and zero chosen
-feature maps of chosen blocks (the paper's section 6.3.1 "forgetting to draw
-windows") *as arguments*, so a model shared by many users is never modified.
+Both forwards run through `features.forward_blocks`, the one walk over the blocks:
+`Generator.forward` can zero chosen feature maps of chosen blocks (the paper's section
+6.3.1 "forgetting to draw windows") and both take `edits` of a layer's maps *as
+arguments*, so a model shared by many users is never modified. Reading a layer's maps
+is `features.layer_maps(net, x, layer)`.
 """
 
 from __future__ import annotations
@@ -27,6 +29,8 @@ from dataclasses import asdict, dataclass, fields
 
 import torch
 from torch import nn
+
+from .features import MapEdit, forward_blocks, map_edits
 
 IMAGE_SIZES = (32, 64, 128)
 Z_PRIORS = ("uniform", "normal")
@@ -143,11 +147,21 @@ class Generator(nn.Module):
         """Index of the last hidden block (the paper's 'second highest convolution layer')."""
         return len(self.feature_channels) - 1
 
+    def check_input(self, z: torch.Tensor) -> torch.Tensor:
+        """z (N, nz) or (N, nz, 1, 1) as (N, nz, 1, 1), the first block's input; ValueError for any other shape."""
+        if z.dim() == 2:
+            z = z[:, :, None, None]
+        if z.dim() != 4 or z.shape[1] != self.config.nz or z.shape[2:] != (1, 1):
+            raise ValueError(f"z must have shape (N, {self.config.nz}) or (N, {self.config.nz}, 1, 1), got {tuple(z.shape)}")
+        return z
+
     def forward(
         self,
         z: torch.Tensor,
         drop: FeatureDrop | None = None,
         return_features: bool = False,
+        *,
+        edits: Mapping[int, MapEdit] | None = None,
     ) -> torch.Tensor | tuple[torch.Tensor, list[torch.Tensor]]:
         """Generate images; optionally zero feature maps and return hidden features.
 
@@ -157,37 +171,16 @@ class Generator(nn.Module):
                 position right after that block's ReLU (the model itself is untouched).
             return_features: also return each hidden block's output (after any drop),
                 a list of (N, C_i, S_i, S_i) tensors.
+            edits: {hidden layer index: function of its maps}, the general form of `drop`
+                (`features.run_with_maps` builds them); give one or the other.
         """
-        if z.dim() == 2:
-            z = z[:, :, None, None]
-        if z.dim() != 4 or z.shape[1] != self.config.nz or z.shape[2:] != (1, 1):
-            raise ValueError(f"z must have shape (N, {self.config.nz}) or (N, {self.config.nz}, 1, 1), got {tuple(z.shape)}")
-        masks = self._drop_masks(drop, z) if drop else {}
-        features: list[torch.Tensor] = []
-        x = z
-        for i, block in enumerate(self.blocks):
-            x = block(x)
-            if i in masks:
-                x = x * masks[i]
-            if return_features and i < len(self.feature_channels):
-                features.append(x)
+        if drop and edits:
+            raise ValueError("give drop or edits, not both")
+        features: list[torch.Tensor] | None = [] if return_features else None
+        if drop:
+            edits = map_edits(self, drop)
+        x = forward_blocks(self, self.check_input(z), edits=edits, collect=features)
         return (x, features) if return_features else x
-
-    def _drop_masks(self, drop: FeatureDrop, like: torch.Tensor) -> dict[int, torch.Tensor]:
-        masks = {}
-        for layer, maps in drop.items():
-            if not 0 <= layer < len(self.feature_channels):
-                raise ValueError(
-                    f"can only drop feature maps of hidden layers 0..{len(self.feature_channels) - 1}, got layer {layer}"
-                )
-            idx = torch.as_tensor(maps, dtype=torch.long).flatten()
-            c = self.feature_channels[layer]
-            if idx.numel() and (idx.min() < 0 or idx.max() >= c):
-                raise ValueError(f"layer {layer} has feature maps 0..{c - 1}; got indices outside that range")
-            mask = torch.ones(c, dtype=like.dtype, device=like.device)
-            mask[idx.to(like.device)] = 0
-            masks[layer] = mask.view(1, c, 1, 1)
-        return masks
 
 
 class Discriminator(nn.Module):
@@ -223,20 +216,16 @@ class Discriminator(nn.Module):
         self.feature_sizes: tuple[int, ...] = tuple(config.image_size // 2 ** (i + 1) for i in range(n))
         init_dcgan_weights(self)
 
-    def forward(
-        self, x: torch.Tensor, return_features: bool = False
-    ) -> torch.Tensor | tuple[torch.Tensor, list[torch.Tensor]]:
-        """Logits (N,); with return_features also each hidden block's (N, C_i, S_i, S_i) output."""
+    def check_input(self, x: torch.Tensor) -> torch.Tensor:
+        """Images (N, channels, S, S), as they are; ValueError for any other shape."""
         expected = (self.config.channels, self.config.image_size, self.config.image_size)
         if x.dim() != 4 or tuple(x.shape[1:]) != expected:
             raise ValueError(f"images must have shape (N, {', '.join(map(str, expected))}), got {tuple(x.shape)}")
-        features: list[torch.Tensor] = []
-        for i, block in enumerate(self.blocks):
-            x = block(x)
-            if return_features and i < len(self.feature_channels):
-                features.append(x)
-        logits = x.flatten(1).squeeze(1)
-        return (logits, features) if return_features else logits
+        return x
+
+    def forward(self, x: torch.Tensor, *, edits: Mapping[int, MapEdit] | None = None) -> torch.Tensor:
+        """Logits (N,). Hidden layers' maps: `features.layer_maps` / `every_layer_maps`; edits as in Generator.forward."""
+        return forward_blocks(self, self.check_input(x), edits=edits).flatten(1).squeeze(1)
 
 
 def build_models(config: ModelConfig) -> tuple[Generator, Discriminator]:

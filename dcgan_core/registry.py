@@ -80,8 +80,8 @@ def list_models() -> tuple[list[ModelEntry], list[str]]:
 
     A name found in $DCGAN_MODELS_DIR hides a shipped model of the same name.
     """
-    from .checkpoints import read_metadata
-    from .models import ModelConfig
+    from .models import ModelConfig  # torch: imported only when listing, so `dcgan --help` stays quick
+    from .safetensors_files import read_metadata
 
     entries: list[ModelEntry] = []
     problems: list[str] = []

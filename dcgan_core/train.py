@@ -39,19 +39,12 @@ import torch.nn.functional as F
 from tqdm.auto import tqdm
 
 from . import __version__, distributed
-from .checkpoints import (
-    Checkpoint,
-    CheckpointError,
-    capture_rng_state,
-    load_checkpoint,
-    read_metadata,
-    restore_rng_state,
-    save_checkpoint,
-)
+from .checkpoints import Checkpoint, capture_rng_state, load_checkpoint, restore_rng_state, save_checkpoint
 from .data import DATASETS, PROCEDURAL_DATASETS, build_dataset, natural_channels
 from .data.loading import InMemoryBatches, StreamingBatches, materialize
 from .device import autocast, describe_device, resolve_device, resolve_precision
 from .files import atomic_write, write_json_atomic
+from .safetensors_files import CheckpointError, read_metadata
 from .averaging import GeneratorAverage
 from .images import image_grid, save_png, to_uint8
 from .latent import sample_z

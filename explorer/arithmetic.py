@@ -4,7 +4,8 @@ The face instrument and its readings, the images of exemplars, of Y = mean(A) - 
 and of its pixel-space twin, concept axes, learned directions and the benchmark; plus the small
 array and text helpers the pages show them with. Codes are float32 (N, nz) arrays, images uint8
 (N, H, W, C). Nothing here reads or writes `st.session_state` (that is `explorer.arithmetic_widgets`).
-Library: `dcgan_core.analysis.concepts` (from the command line: `dcgan arithmetic --model faces`).
+Library: `dcgan_core.analysis`: `concept_sets`, `arithmetic`, `labelling`, `directions`, `arithmetic_benchmark`
+(from the command line: `dcgan arithmetic --model faces`).
 """
 
 from __future__ import annotations
@@ -17,7 +18,8 @@ import numpy as np
 import streamlit as st
 import torch
 
-from dcgan_core.analysis import concepts, latent_geometry
+from dcgan_core.analysis import (arithmetic, arithmetic_benchmark, concept_sets, directions, equations, labelling, latent_geometry,
+                                 user_data)
 from dcgan_core.analysis.instruments import InstrumentError, default_instrument_path, load_instrument
 from dcgan_core.analysis.linear_ceiling import CEILING_DRAWS
 from dcgan_core.generate import generate
@@ -32,8 +34,8 @@ DEMO_RATES = {  # measured on the shipped faces model by `dcgan arithmetic --mod
     "glasses": "about 8 draws in 10 (83% over 100 draws, 80% over 2,100)",
     "smile": "about half the draws (54% over 100 draws: smiles are rough in z)",
 }
-FACE_NAMES = tuple(c.name for c in (concepts.EQUATIONS[DEMO_EQUATION].a, concepts.EQUATIONS[DEMO_EQUATION].b,
-                                    concepts.EQUATIONS[DEMO_EQUATION].c))
+FACE_NAMES = tuple(c.name for c in (equations.EQUATIONS[DEMO_EQUATION].a, equations.EQUATIONS[DEMO_EQUATION].b,
+                                    equations.EQUATIONS[DEMO_EQUATION].c))
 NEUTRAL_NAMES = ("concept A", "concept B", "concept C")  # a model that does not draw faces
 CHUNK = 256  # samples generated and read per cached call (one progress step)
 AUTO_POOL = 256  # samples of the grid seed among which the instrument picks exemplars
@@ -63,8 +65,8 @@ def instrument_error() -> str | None:
 
 
 @st.cache_data(max_entries=8, show_spinner=False)
-def identity_of(_model, model_key: tuple, name: str) -> concepts.ModelIdentity:
-    return concepts.model_identity(name, _model)
+def identity_of(_model, model_key: tuple, name: str) -> user_data.ModelIdentity:
+    return user_data.model_identity(name, _model)
 
 
 @st.cache_data(max_entries=64, show_spinner=False)
@@ -76,17 +78,17 @@ def images_of(_model, model_key: tuple, z: np.ndarray) -> np.ndarray:
 @st.cache_data(max_entries=64, show_spinner=False)
 def read(images: np.ndarray) -> dict:
     """The face instrument's labels of uint8 (N, H, W, 3) images."""
-    return concepts.read_images(face_instrument(), images).labels()
+    return labelling.read_images(face_instrument(), images).labels()
 
 
 @st.cache_data(max_entries=128, show_spinner=False)
-def labelled_chunk(_model, model_key: tuple, seed: int, start: int, stop: int) -> concepts.LabelledSamples:
+def labelled_chunk(_model, model_key: tuple, seed: int, start: int, stop: int) -> labelling.LabelledSamples:
     """Samples start..stop-1 of `seed` with the instrument's readings."""
     z = sample_z(stop, _model.config, seed=seed)[start:stop]
-    return concepts.read_codes(_model.generator, face_instrument(), z)[1]
+    return labelling.read_codes(_model.generator, face_instrument(), z)[1]
 
 
-def labelled(model, seed: int, n: int, progress: Callable[[float], None] | None = None) -> concepts.LabelledSamples:
+def labelled(model, seed: int, n: int, progress: Callable[[float], None] | None = None) -> labelling.LabelledSamples:
     """Samples 0..n-1 of `seed` with the instrument's readings, in cached chunks (progress(fraction) after each).
 
     `model` is the ActiveModel (its `loaded` model and `key`)."""
@@ -95,14 +97,14 @@ def labelled(model, seed: int, n: int, progress: Callable[[float], None] | None 
         parts.append(labelled_chunk(model.loaded, model.key, seed, start, min(start + CHUNK, n)))
         if progress is not None:
             progress(min(start + CHUNK, n) / n)
-    return concepts.concat_labelled(parts)
+    return labelling.concat_labelled(parts)
 
 
 @st.cache_data(max_entries=8, show_spinner=False)
-def fitted_directions(_active, model_key: tuple, seed: int, n: int) -> concepts.FittedDirections:
+def fitted_directions(_active, model_key: tuple, seed: int, n: int) -> directions.FittedDirections:
     """Directions fitted on samples 0..n-1 of `seed` (`_active`: the ActiveModel, named by model_key)."""
     samples = labelled(_active, seed, n)
-    return concepts.fit_directions(samples.z, samples.labels(), seed=seed)
+    return directions.fit_directions(samples.z, samples.labels(), seed=seed)
 
 
 @st.cache_data(max_entries=8, show_spinner=False)
@@ -113,9 +115,9 @@ def attribute_layout(_model, model_key: tuple, seed: int, n: int) -> list[latent
 
 
 @st.cache_data(max_entries=8, show_spinner=False)
-def benchmark(_model, model_key: tuple, name: str, draws: int, per_concept: int, seed: int) -> concepts.ArithmeticBenchmark:
+def benchmark(_model, model_key: tuple, name: str, draws: int, per_concept: int, seed: int) -> arithmetic_benchmark.ArithmeticBenchmark:
     """`dcgan arithmetic` on this model (`model_key` names its weights for the cache)."""
-    return concepts.arithmetic_benchmark(_model.generator, face_instrument(), draws=draws, pool=BENCH_POOL, seed=seed,
+    return arithmetic_benchmark.arithmetic_benchmark(_model.generator, face_instrument(), draws=draws, pool=BENCH_POOL, seed=seed,
                                          per_concept=per_concept, model_name=name)
 
 
@@ -138,10 +140,10 @@ def slot_images(model, picks: list[dict]) -> tuple[np.ndarray, np.ndarray]:
     return images_of(model.loaded, model.key, codes), images_of(model.loaded, model.key, codes.mean(0, keepdims=True))
 
 
-def instrument_picks(pool: concepts.LabelledSamples, wanted: Sequence[concepts.Concept]) -> list[np.ndarray]:
+def instrument_picks(pool: labelling.LabelledSamples, wanted: Sequence[equations.Concept]) -> list[np.ndarray]:
     """Per concept, the indices of the first MIN_PER_CONCEPT samples of `pool` the instrument reads as it (maybe fewer)."""
     labels = pool.labels()
-    return [np.flatnonzero(c.select(labels))[: concepts.MIN_PER_CONCEPT] for c in wanted]
+    return [np.flatnonzero(c.select(labels))[: arithmetic.MIN_PER_CONCEPT] for c in wanted]
 
 
 @dataclass
@@ -156,20 +158,20 @@ class ArithmeticImages:
 
 def arithmetic_images(model, codes: Sequence[np.ndarray], scale: float, noise_seed: int, clip: bool) -> ArithmeticImages:
     """The arithmetic of three slots' codes (k_i, nz), in z and in pixel space; ValueError when their sizes differ."""
-    y = concepts.concept_arithmetic(*codes)
-    grid_z = concepts.arithmetic_codes(y, float(scale), noise_seed, clip=1.0 if clip else None)
+    y = arithmetic.concept_arithmetic(*codes)
+    grid_z = arithmetic.arithmetic_codes(y, float(scale), noise_seed, clip=1.0 if clip else None)
     exemplars = [images_of(model.loaded, model.key, z) for z in codes]
     return ArithmeticImages(
         result=images_of(model.loaded, model.key, grid_z.numpy()),
         means=images_of(model.loaded, model.key, np.stack([z.mean(0) for z in codes])),
-        pixel_means=np.stack([concepts.mean_image(x) for x in exemplars]),
-        pixel_result=concepts.pixel_arithmetic(*exemplars),
+        pixel_means=np.stack([arithmetic.mean_image(x) for x in exemplars]),
+        pixel_result=arithmetic.pixel_arithmetic(*exemplars),
     )
 
 
 def badge(labels: dict, i: int) -> str:
     """A sample's labels in a few letters (see BADGE_LEGEND), so the grid's captions stay on one line."""
-    side = concepts.turn_side(labels["turn"][i : i + 1])[0]
+    side = labelling.turn_side(labels["turn"][i : i + 1])[0]
     letters = ["M" if labels["masculine"][i] else "W"]
     letters += ["S"] if labels["smiling"][i] else []
     letters += ["G"] if labels["glasses"][i] else []
@@ -179,15 +181,15 @@ def badge(labels: dict, i: int) -> str:
 
 def verdict(images: np.ndarray) -> str:
     """What the instrument reads on uint8 (N, H, W, 3) images, for people ("9/9 smiling · ...")."""
-    return concepts.reading_summary(read(images))
+    return labelling.reading_summary(read(images))
 
 
 def saved_path(model, file_name: str) -> Path:
     """A saved set's file: only names listed in this model's folder (never a path people typed)."""
-    for path in concepts.list_concept_sets(model.name):
+    for path in concept_sets.list_concept_sets(model.name):
         if path.name == file_name:
             return path
-    raise FileNotFoundError(f"no saved concept set {file_name!r} for model {model.name} in {concepts.concepts_dir()}")
+    raise FileNotFoundError(f"no saved concept set {file_name!r} for model {model.name} in {user_data.concepts_dir()}")
 
 
 # ---------------------------------------------------------------------------- axes (Fig. 8)
@@ -200,7 +202,7 @@ def axis_sources(model, slots: list[list[dict]], names: Sequence[str], readable:
     if readable:
         sources["auto:left"] = "looking left (3 picked by the instrument)"
         sources["auto:right"] = "looking right (3 picked by the instrument)"
-    for path in concepts.list_concept_sets(model.name):
+    for path in concept_sets.list_concept_sets(model.name):
         sources[f"file:{path.name}"] = f"saved: {path.stem}"
     return sources
 
@@ -212,27 +214,27 @@ def axis_end_codes(model, identity, slots: list[list[dict]], seed: int, option: 
     if kind == "slot":
         return slot_codes(slots[int(what)])
     if kind == "file":
-        return concepts.load_concept_set(saved_path(model, what), expect=identity).z.numpy()
-    concept = concepts.TURN_LEFT if what == "left" else concepts.TURN_RIGHT
+        return concept_sets.load_concept_set(saved_path(model, what), expect=identity).z.numpy()
+    concept = equations.TURN_LEFT if what == "left" else equations.TURN_RIGHT
     pool = labelled(model, seed, AUTO_POOL)
     found = instrument_picks(pool, [concept])[0]
-    if len(found) < concepts.MIN_PER_CONCEPT:
+    if len(found) < arithmetic.MIN_PER_CONCEPT:
         raise ValueError(
             f"the instrument found {len(found)} faces {concept.name} among samples 0-{AUTO_POOL - 1} of seed {seed}; need "
-            f"{concepts.MIN_PER_CONCEPT}: try another seed of the samples on the Vector arithmetic page, or pick them by hand"
+            f"{arithmetic.MIN_PER_CONCEPT}: try another seed of the samples on the Vector arithmetic page, or pick them by hand"
         )
     return pool.z[found]
 
 
 def axis_strip_images(model, za: np.ndarray, zb: np.ndarray, steps: int, extend: float) -> np.ndarray:
     """uint8 (steps, H, W, C): from mean(za) to mean(zb), `extend` of the axis beyond both ends."""
-    return images_of(model.loaded, model.key, concepts.axis_strip(za, zb, steps, extend).numpy())
+    return images_of(model.loaded, model.key, arithmetic.axis_strip(za, zb, steps, extend).numpy())
 
 
 def along_axis_images(model, za: np.ndarray, zb: np.ndarray, seed: int, steps: int, amount: float) -> np.ndarray:
     """uint8 (4 * steps, H, W, C): 4 random samples of `seed` (rows) plus t x axis, t from -amount to amount."""
     faces = sample_z(4, model.config, seed=seed)
-    rows = concepts.along_axis(faces, concepts.concept_axis(za, zb), np.linspace(-amount, amount, steps))
+    rows = arithmetic.along_axis(faces, arithmetic.concept_axis(za, zb), np.linspace(-amount, amount, steps))
     return images_of(model.loaded, model.key, rows.reshape(-1, model.config.nz).numpy())
 
 
@@ -252,17 +254,17 @@ def direction_edit(normals: Mapping[str, np.ndarray], amounts: Mapping[str, floa
     for k, a in amounts.items():
         others = [normals[h] for h in held if h != k]
         if a:
-            edit += a * (concepts.project_out(normals[k], others) if others else normals[k])
+            edit += a * (directions.project_out(normals[k], others) if others else normals[k])
     return edit
 
 
 def before_after_images(model, seed: int, edit: np.ndarray) -> np.ndarray:
     """uint8 (16, H, W, C): samples 0-7 of `seed`, then the same codes plus `edit`."""
     before = sample_z(8, model.config, seed=seed)
-    return images_of(model.loaded, model.key, torch.cat([before, concepts.move_along(before, edit, 1.0)]).numpy())
+    return images_of(model.loaded, model.key, torch.cat([before, directions.move_along(before, edit, 1.0)]).numpy())
 
 
-def fitted_caption(fitted: concepts.FittedDirections, seed: int) -> str:
+def fitted_caption(fitted: directions.FittedDirections, seed: int) -> str:
     return (
         f"Fitted on {fitted.n:,} labelled samples of seed {seed}; held-out accuracy in z: "
         + (", ".join(f"{ATTRIBUTE_WORDS[k]} {d.accuracy:.0%} ({d.positives} yes / {d.negatives} no)"
@@ -290,7 +292,7 @@ def standard_error(rate: float, draws: int) -> float:
     return (rate * (1 - rate) / max(draws, 1)) ** 0.5
 
 
-def benchmark_lines(report: concepts.ArithmeticBenchmark) -> str:
+def benchmark_lines(report: arithmetic_benchmark.ArithmeticBenchmark) -> str:
     """Markdown: per equation run, its success rate and whether averaging kept each concept."""
     lines = []
     for r in report.results:
@@ -305,7 +307,7 @@ def benchmark_lines(report: concepts.ArithmeticBenchmark) -> str:
     return "  \n".join(lines)
 
 
-def benchmark_caption(report: concepts.ArithmeticBenchmark) -> str:
+def benchmark_caption(report: arithmetic_benchmark.ArithmeticBenchmark) -> str:
     return (
         f"{report.draws} draws per equation, {report.per_concept} exemplars per concept from a pool of {report.pool} samples "
         f"(seed {report.seed}), noise ±{report.scale:g}; ceilings over {CEILING_DRAWS:,} draws on half-spaces cut at the pool's own shares. "

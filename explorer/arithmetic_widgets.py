@@ -13,7 +13,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from dcgan_core.analysis import concepts
+from dcgan_core.analysis import arithmetic, concept_sets, directions, equations, labelling, user_data
 from dcgan_core.analysis.instruments import InstrumentError
 from dcgan_core.images import image_grid
 
@@ -31,10 +31,10 @@ class ArithmeticPage:
     """What a vector arithmetic page works on, once it is open."""
 
     model: ActiveModel
-    problem: str | None  # why the face instrument's readings would mean little here (concepts.face_instrument_problem)
+    problem: str | None  # why the face instrument's readings would mean little here (labelling.face_instrument_problem)
     readable: bool  # the face instrument loaded and the model draws RGB: readings can be shown
     default_names: tuple[str, str, str]  # the slots' concept names until people type their own
-    identity: concepts.ModelIdentity  # of the weights, for concept set files
+    identity: user_data.ModelIdentity  # of the weights, for concept set files
 
 
 def open_page(title: str, paper: str, intro: str) -> ArithmeticPage:
@@ -43,7 +43,7 @@ def open_page(title: str, paper: str, intro: str) -> ArithmeticPage:
     On a model that does not draw faces while a 64-px faces model exists, the page offers that model
     first and stops, unless people ask to do the arithmetic anyway."""
     model = require_model()
-    problem = concepts.face_instrument_problem(model.loaded)
+    problem = labelling.face_instrument_problem(model.loaded)
     faces_models = [n for n in entries_of_dataset("faces", image_size=64) if n != model.name]
     if problem and faces_models:  # a rooms model, say: one line and the faces model, before anything else
         st.title(title)
@@ -110,9 +110,9 @@ def source_label(p: dict) -> str:
     return "loaded" if p["seed"] is None else f"seed {p['seed']} #{p['index']}"
 
 
-def concept_set(model, identity, i: int, picks: list[dict], default_names) -> concepts.ConceptSet:
+def concept_set(model, identity, i: int, picks: list[dict], default_names) -> concept_sets.ConceptSet:
     known = all(p["seed"] is not None for p in picks)
-    return concepts.ConceptSet(
+    return concept_sets.ConceptSet(
         slot_name(model, i, default_names), slot_codes(picks), identity,
         tuple((p["seed"], p["index"]) for p in picks) if known else (),
     )
@@ -168,14 +168,14 @@ def clear_slot(model, slot: int) -> None:
 
 def fill_slots(model, seed: int) -> None:
     """Put the first exemplars the instrument reads as each concept of the chosen equation into A, B and C."""
-    equation = concepts.EQUATIONS[st.session_state.get(keys.ARITH_FILL) or DEMO_EQUATION]
+    equation = equations.EQUATIONS[st.session_state.get(keys.ARITH_FILL) or DEMO_EQUATION]
     wanted = (equation.a, equation.b, equation.c)
     try:
         pool = labelled(model, seed, AUTO_POOL)
     except (InstrumentError, OSError, ValueError) as e:
         return message("error", f"Could not read samples with the face instrument: {e}")
     found = instrument_picks(pool, wanted)
-    short = [f"{c.name!r} ({len(f)})" for c, f in zip(wanted, found) if len(f) < concepts.MIN_PER_CONCEPT]
+    short = [f"{c.name!r} ({len(f)})" for c, f in zip(wanted, found) if len(f) < arithmetic.MIN_PER_CONCEPT]
     if short:
         return message(
             "error",
@@ -194,10 +194,10 @@ def save_slot(model, identity, slot: int, default_names) -> None:
     picks = slots_of(model)[slot]
     try:
         concept = concept_set(model, identity, slot, picks, default_names)
-        path = concepts.concept_set_path(model.name, concept.name)
+        path = concept_sets.concept_set_path(model.name, concept.name)
         replaced = path.exists()
-        concepts.save_concept_set(path, concept)
-    except (concepts.ConceptSetError, OSError) as e:
+        concept_sets.save_concept_set(path, concept)
+    except (concept_sets.ConceptSetError, OSError) as e:
         return message("error", f"Could not save slot {LETTERS[slot]}: {e}")
     replacing = " (replacing the earlier set)" if replaced else ""
     message("success", f"Saved {len(concept)} exemplars of {concept.name!r} to `{path}`{replacing}.")
@@ -208,8 +208,8 @@ def load_saved(model, identity, slot: int) -> None:
     if not name:
         return
     try:
-        concept = concepts.load_concept_set(saved_path(model, name), expect=identity)
-    except (concepts.ConceptSetError, OSError) as e:
+        concept = concept_sets.load_concept_set(saved_path(model, name), expect=identity)
+    except (concept_sets.ConceptSetError, OSError) as e:
         return message("error", f"Could not load {name}: {e}")
     put_in_slot(model, slot, concept)
     message("success", f"Loaded {len(concept)} exemplars of {concept.name!r} into slot {LETTERS[slot]}.")
@@ -221,14 +221,14 @@ def upload_into_slot(model, identity, slot: int, uploader_key: str) -> None:
     if upload is None:
         return
     try:
-        concept = concepts.concept_set_from_json(upload.getvalue(), expect=identity, where=upload.name)
-    except concepts.ConceptSetError as e:
+        concept = concept_sets.concept_set_from_json(upload.getvalue(), expect=identity, where=upload.name)
+    except concept_sets.ConceptSetError as e:
         return message("error", f"Could not load {upload.name}: {e}")
     put_in_slot(model, slot, concept)
     message("success", f"Loaded {len(concept)} exemplars of {concept.name!r} from {upload.name} into slot {LETTERS[slot]}.")
 
 
-def put_in_slot(model, slot: int, concept: concepts.ConceptSet) -> None:
+def put_in_slot(model, slot: int, concept: concept_sets.ConceptSet) -> None:
     sources = concept.sources or ((None, None),) * len(concept)
     slots_of(model)[slot][:] = [{"z": z, "seed": s, "index": i} for z, (s, i) in zip(concept.z.numpy(), sources)]
     st.session_state[name_key(model, slot)] = concept.name
@@ -259,14 +259,14 @@ def slot_card(page: ArithmeticPage, i: int, picks: list[dict]) -> None:
             args=(model, i, f"{keys.ARITH_REMOVE_PREFIX}{i}_{rev}"),
         )
         st.button("Clear", key=f"{keys.ARITH_CLEAR_PREFIX}{i}", on_click=clear_slot, args=(model, i), icon=":material/delete:")
-    count = f"{len(picks)}/{concepts.MIN_PER_CONCEPT}"
-    st.caption(f"{count} picked" + ("" if len(picks) >= concepts.MIN_PER_CONCEPT else f": pick at least {concepts.MIN_PER_CONCEPT}"))
+    count = f"{len(picks)}/{arithmetic.MIN_PER_CONCEPT}"
+    st.caption(f"{count} picked" + ("" if len(picks) >= arithmetic.MIN_PER_CONCEPT else f": pick at least {arithmetic.MIN_PER_CONCEPT}"))
 
 
 def fill_expander(page: ArithmeticPage, seed: int) -> None:
     """The one-click demo: the instrument picks exemplars of an equation's concepts among samples of `seed`."""
-    demo = st.selectbox("Equation", sorted(concepts.EQUATIONS, key=lambda k: k != DEMO_EQUATION), key=keys.ARITH_FILL,
-                        format_func=lambda k: concepts.EQUATIONS[k].describe())
+    demo = st.selectbox("Equation", sorted(equations.EQUATIONS, key=lambda k: k != DEMO_EQUATION), key=keys.ARITH_FILL,
+                        format_func=lambda k: equations.EQUATIONS[k].describe())
     st.button(f"Fill A, B and C from samples 0-{AUTO_POOL - 1} of seed {seed}", on_click=fill_slots, args=(page.model, seed),
               disabled=not page.readable, key="arith_fill_button")
     st.caption("The first 3 samples the face instrument reads as each concept (neutral = not smiling). On the shipped "
@@ -279,7 +279,7 @@ def save_load_expander(page: ArithmeticPage, active: int, picks: list[dict]) -> 
     name = slot_name(model, active, names)
     st.button(f"Save {LETTERS[active]} as '{name}'", on_click=save_slot, args=(model, identity, active, names),
               disabled=not picks, key="arith_save_button")
-    saved = [p.name for p in concepts.list_concept_sets(model.name)]
+    saved = [p.name for p in concept_sets.list_concept_sets(model.name)]
     keep_choice(keys.ARITH_SAVED, saved, saved[0] if saved else None)
     st.selectbox("Saved sets of this model", saved, key=keys.ARITH_SAVED, format_func=lambda n: Path(n).stem,
                  placeholder="none saved yet")
@@ -287,13 +287,13 @@ def save_load_expander(page: ArithmeticPage, active: int, picks: list[dict]) -> 
               key="arith_load_button")
     if picks:
         with widgets.user_errors("export the set"):
-            text = concepts.concept_set_to_json(concept_set(model, identity, active, picks, names))
+            text = concept_sets.concept_set_to_json(concept_set(model, identity, active, picks, names))
         st.download_button(f"Download {LETTERS[active]} as JSON", text, mime="application/json", icon=":material/download:",
-                           file_name=f"{concepts.safe_name(name) or 'concept'}.json", key="arith_download")
+                           file_name=f"{user_data.safe_name(name) or 'concept'}.json", key="arith_download")
     upload_key = f"{keys.ARITH_UPLOAD_PREFIX}{revision()}"
     st.file_uploader(f"Or load a downloaded set into {LETTERS[active]}", type=["json"], key=upload_key,
                      on_change=upload_into_slot, args=(model, identity, active, upload_key))
-    st.caption(f"Files in `{concepts.concepts_dir() / (concepts.safe_name(model.name) or 'model')}`; a set only loads "
+    st.caption(f"Files in `{user_data.concepts_dir() / (user_data.safe_name(model.name) or 'model')}`; a set only loads "
                f"with the weights it was made with ({identity.describe()}).")
 
 
@@ -311,7 +311,7 @@ def show_attribute_layout(model, seed: int, n: int) -> None:
     st.caption(layout_caption(rows, seed, n))
 
 
-def fit_directions_and_report(model, seed: int, n: int) -> concepts.FittedDirections | None:
+def fit_directions_and_report(model, seed: int, n: int) -> directions.FittedDirections | None:
     """Label samples 0..n-1 of `seed` (with a progress bar), fit the directions and say how well each separates.
 
     Returns None, after saying so, when no attribute could be fitted."""

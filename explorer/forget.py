@@ -14,6 +14,7 @@ import numpy as np
 import streamlit as st
 
 from dcgan_core.analysis import object_removal as removal
+from dcgan_core.analysis.user_data import ModelIdentity
 from dcgan_core.analysis.instruments import default_instrument_path, load_instrument
 from dcgan_core.generate import generate
 from dcgan_core.images import upscale_nearest
@@ -32,8 +33,8 @@ BOX_FILL = "rgba(255, 43, 43, 0.12)"
 
 
 @st.cache_data(max_entries=8, show_spinner=False)
-def model_identity(_model, model_key: tuple, name: str) -> removal.ModelIdentity:
-    return removal.ModelIdentity.of(name, _model.generator, _model.checkpoint.step)
+def model_identity(_model, model_key: tuple, name: str) -> ModelIdentity:
+    return ModelIdentity.of(name, _model.generator, _model.checkpoint.step)
 
 
 @st.cache_data(max_entries=8, show_spinner="Generating the pool...")

@@ -18,10 +18,11 @@ from functools import lru_cache
 
 import streamlit as st
 
-from dcgan_core.checkpoints import CheckpointError, LoadedModel, load_model
+from dcgan_core.checkpoints import LoadedModel, load_model
 from dcgan_core.device import resolve_device
 from dcgan_core.models import ModelConfig
 from dcgan_core.registry import ModelEntry, list_models, models_dirs
+from dcgan_core.safetensors_files import CheckpointError
 
 from . import app_state, session
 from .runs import read_metrics

@@ -17,8 +17,10 @@ import torch
 
 from dcgan_core.analysis.neighbours import ReferenceImages, nearest_neighbours, reference_images
 from dcgan_core.checkpoints import LoadedModel
-from dcgan_core.generate import animation_gif, generate
+from dcgan_core.generate import generate
 from dcgan_core.latent import WalkSmoothness, pca_2d, sample_z, walk_path, walk_smoothness
+
+from .walk import walk_animation_gif
 
 PICK_GRID_SIZE = 16  # samples offered for pinning as waypoints
 
@@ -84,8 +86,9 @@ def walk_gif(
     _model: LoadedModel, model_key: tuple, seed: int, points: int, steps: int, method: str, pick_seed: int,
     pins: tuple[int, ...], fps: float, bounce: bool, scale: int,
 ) -> bytes:
+    """The walk as a looping GIF (one palette for the whole walk: see `walk_animation_gif`)."""
     walk = render_walk(_model, model_key, seed, points, steps, method, pick_seed, pins)
-    return animation_gif(walk.frames, fps=fps, scale=scale, bounce=bounce)
+    return walk_animation_gif(walk.frames, fps=fps, scale=scale, bounce=bounce)
 
 
 def _reference_key(train_config: dict | None) -> tuple:

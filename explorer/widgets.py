@@ -5,8 +5,12 @@ from __future__ import annotations
 import base64
 import contextlib
 import functools
+import hashlib
 import html
+import io
 import math
+import threading
+from collections import OrderedDict
 from collections.abc import Iterator
 
 import numpy as np
@@ -14,11 +18,14 @@ import streamlit as st
 from PIL import Image
 
 from dcgan_core.analysis.neighbours import NoTrainingData
-from dcgan_core.checkpoints import CheckpointError
+from dcgan_core.safetensors_files import CheckpointError
 from dcgan_core.images import image_grid, png_bytes, upscale_nearest
 
 DISPLAY_PX = 768  # small pictures are enlarged (nearest neighbour) to about this width before display
 MAX_IMAGE_PX = 1460  # st.image shrinks wider pictures (bilinear, blurry): enlarge no further
+JPEG_FROM_PX = 512 * 512  # colour pictures at least this many pixels (as shown) go as JPEG, smaller ones as PNG
+JPEG_QUALITY = 95  # with full-resolution colour (4:4:4): about 40 dB PSNR on a 1060 x 1192 walk grid, 11 ms vs 275 ms PNG
+ENCODED_CACHE_BYTES = 64 * 2**20  # encoded pictures kept for reruns, shared by every session
 
 # Errors users can cause (bad files, models that do not fit, missing data). Anything else is a bug
 # and should show as one.
@@ -31,10 +38,66 @@ def enlarge(array: np.ndarray, min_px: int = DISPLAY_PX) -> np.ndarray:
     return upscale_nearest(array, max(1, min(math.ceil(min_px / w), MAX_IMAGE_PX // w)))
 
 
-def show_picture(array: np.ndarray, caption: str | None = None, min_px: int = DISPLAY_PX, width="stretch") -> None:
-    """Show a uint8 (H, W, C) picture with crisp pixels (enlarged before the browser scales it)."""
+class _EncodedPictures:
+    """Encoded pictures by content, least recently used dropped past `max_bytes`; thread-safe (sessions share it)."""
+
+    def __init__(self, max_bytes: int):
+        self.max_bytes, self.size, self.items, self.lock = max_bytes, 0, OrderedDict(), threading.Lock()
+
+    def get(self, key):
+        with self.lock:
+            if key in self.items:
+                self.items.move_to_end(key)
+                return self.items[key]
+            return None
+
+    def put(self, key, value: tuple[bytes, str]) -> None:
+        with self.lock:
+            if key not in self.items:
+                self.items[key] = value
+                self.size += len(value[0])
+            while self.size > self.max_bytes and len(self.items) > 1:
+                self.size -= len(self.items.popitem(last=False)[1][0])
+
+
+_encoded = _EncodedPictures(ENCODED_CACHE_BYTES)
+
+
+def encode_picture(array: np.ndarray, min_px: int = DISPLAY_PX, lossless: bool = False) -> tuple[bytes, str]:
+    """(file bytes, "PNG" | "JPEG") of a uint8 (H, W, C) picture enlarged as `enlarge` does, for st.image.
+
+    Large colour pictures are JPEG (quality JPEG_QUALITY, no chroma subsampling: visually
+    lossless on GAN samples and 20x faster to encode than PNG); small ones, grey ones and
+    `lossless` ones are PNG at compression level 1 (fast, exact). Encoded bytes are kept by
+    content, so a rerun that shows the same picture encodes nothing.
+    """
+    digest = hashlib.blake2b(np.ascontiguousarray(array).data, digest_size=16).digest()
+    key = (digest, array.shape, str(array.dtype), min_px, lossless)
+    hit = _encoded.get(key)
+    if hit is not None:
+        return hit
     big = enlarge(array, min_px)
-    st.image(big[..., 0] if big.shape[-1] == 1 else big, caption=caption, width=width, output_format="PNG")
+    picture = Image.fromarray(big[..., 0] if big.shape[-1] == 1 else big)
+    buf = io.BytesIO()
+    if not lossless and big.shape[-1] == 3 and big.shape[0] * big.shape[1] >= JPEG_FROM_PX:
+        picture.save(buf, format="JPEG", quality=JPEG_QUALITY, subsampling=0)
+        value = (buf.getvalue(), "JPEG")
+    else:
+        picture.save(buf, format="PNG", compress_level=1)
+        value = (buf.getvalue(), "PNG")
+    _encoded.put(key, value)
+    return value
+
+
+def show_picture(
+    array: np.ndarray, caption: str | None = None, min_px: int = DISPLAY_PX, width="stretch", lossless: bool = False
+) -> None:
+    """Show a uint8 (H, W, C) picture with crisp pixels (enlarged before the browser scales it).
+
+    Large colour pictures go as near-lossless JPEG unless `lossless` (see `encode_picture`).
+    """
+    data, fmt = encode_picture(array, min_px, lossless)
+    st.image(data, caption=caption, width=width, output_format=fmt)
 
 
 def show_grid(images: np.ndarray, nrow: int | None = None, caption: str | None = None, min_px: int = DISPLAY_PX) -> np.ndarray:
@@ -45,7 +108,10 @@ def show_grid(images: np.ndarray, nrow: int | None = None, caption: str | None =
 
 
 def download_png(label: str, array: np.ndarray, file_name: str, key: str | None = None) -> None:
-    st.download_button(label, png_bytes(array), file_name=file_name, mime="image/png", key=key, icon=":material/download:")
+    """A button that downloads `array` as a lossless PNG, encoded only when clicked (not on every rerun)."""
+    st.download_button(
+        label, lambda: png_bytes(array), file_name=file_name, mime="image/png", key=key, icon=":material/download:"
+    )
 
 
 def scrolling_strip(array: np.ndarray, height_px: int = 128, caption: str | None = None) -> None:

@@ -5,31 +5,16 @@ linear or spherical interpolation. Pin samples you like as waypoints; see the pa
 2-D PCA projection of z; export the walk as a GIF or a PNG grid.
 """
 
-
-
 import streamlit as st
 
 from dcgan_core.generate import walk_grid
 from explorer import app_state as keys
 from explorer import charts, renderer, widgets
-from explorer.model_picker import require_model
+from explorer.model_picker import ActiveModel, require_model
+from explorer.walk import clamp_state, select_frame_from_plot
 
 METHODS = {"slerp": "spherical", "lerp": "linear"}
 LAYOUTS = {"rows": "row per segment", "strip": "one strip"}
-
-
-def clamp_state(key: str, lo: int, hi: int) -> None:
-    """Keep a slider's stored value inside a range that just changed."""
-    if key in st.session_state:
-        st.session_state[key] = min(max(int(st.session_state[key]), lo), hi)
-
-
-def select_frame_from_plot() -> None:
-    points = st.session_state[keys.WALK_PATH_PLOT]["selection"]["points"]
-    if points:
-        data = points[0].get("customdata")
-        st.session_state[keys.WALK_FRAME] = int(data[0] if isinstance(data, list) else data)
-
 
 widgets.page_header(
     "Walking in the latent space",
@@ -38,103 +23,115 @@ widgets.page_header(
     "representations*: in a good model the room changes gradually (a lamp fades in, a window grows), "
     "with no sudden jumps. Jumps would suggest the model has memorised training images.",
 )
-model = require_model()
 
-c = st.columns([1, 1, 1, 1.2, 1.6])
-seed = c[0].number_input("Seed of the points", 0, 2**31 - 1, 0, key=keys.WALK_SEED, persist_state="session")
-points = c[1].slider("Points", 2, 16, 9, key=keys.WALK_POINTS, persist_state="session")
-steps = c[2].slider("Steps between points", 1, 16, 8, key=keys.WALK_STEPS, persist_state="session")
-method = c[3].segmented_control(
-    "Interpolation", list(METHODS), default="slerp", format_func=METHODS.get, required=True, key=keys.WALK_METHOD,
-    persist_state="session",
-)
-layout = c[4].segmented_control(
-    "Grid layout", list(LAYOUTS), default="rows", format_func=LAYOUTS.get, required=True, key=keys.WALK_LAYOUT,
-    persist_state="session",
-)
 
-with st.expander("Pin samples as waypoints", icon=":material/push_pin:"):
-    pick_seed = st.number_input("Seed of the samples to pick from", 0, 2**31 - 1, 0, key=keys.WALK_PICK_SEED)
-    with widgets.user_errors("generate samples to pick from"):
-        pick = renderer.sample_images(model.loaded, model.key, int(pick_seed), renderer.PICK_GRID_SIZE)
-    cols = st.columns(8)
-    for i in range(renderer.PICK_GRID_SIZE):
-        with cols[i % 8]:
-            widgets.show_picture(pick[i], caption=f"#{i}", min_px=128)
-    pins = st.pills(
-        "Pin these samples (the walk starts at them, in the order you pin them)",
-        list(range(renderer.PICK_GRID_SIZE)), selection_mode="multi", format_func=lambda i: f"#{i}",
-        key=f"{keys.WALK_PINS_PREFIX}{int(pick_seed)}",
+@st.fragment
+def walk_section(model: ActiveModel) -> None:
+    """Everything that depends on the walk's settings: changing one reruns only this, not the page."""
+    c = st.columns([1, 1, 1, 1.2, 1.6])
+    seed = c[0].number_input("Seed of the points", 0, 2**31 - 1, 0, key=keys.WALK_SEED, persist_state="session")
+    points = c[1].slider("Points", 2, 16, 9, key=keys.WALK_POINTS, persist_state="session")
+    steps = c[2].slider("Steps between points", 1, 16, 8, key=keys.WALK_STEPS, persist_state="session")
+    method = c[3].segmented_control(
+        "Interpolation", list(METHODS), default="slerp", format_func=METHODS.get, required=True, key=keys.WALK_METHOD,
+        persist_state="session",
     )
-pins = tuple(int(i) for i in pins or ())
+    layout = c[4].segmented_control(
+        "Grid layout", list(LAYOUTS), default="rows", format_func=LAYOUTS.get, required=True, key=keys.WALK_LAYOUT,
+        persist_state="session",
+    )
 
-with st.spinner("Rendering the walk..."), widgets.user_errors("render the walk"):
-    walk = renderer.render_walk(model.loaded, model.key, int(seed), int(points), int(steps), method, int(pick_seed), pins)
-n_frames, k = len(walk.frames), len(walk.waypoint_frames)
-settings = (
-    f"{n_frames} frames: {k} waypoints ({len(pins)} pinned from seed {pick_seed}), {steps} steps between each pair, "
-    f"{METHODS[method]} interpolation · seed {seed} · {model.describe()}"
-)
-stem = widgets.file_stem("walk", model.name, f"seed{seed}", f"{k}x{steps}", method, f"pins{'-'.join(map(str, pins))}" if pins else "")
-
-s = walk.smoothness
-m = st.columns(4)
-m[0].metric("Frames", n_frames)
-m[1].metric("Waypoints", k, help="\n".join(f"P{i + 1}: {label}" for i, label in enumerate(walk.waypoint_labels)))
-m[2].metric(
-    "Smoothness", f"{s.ratio:.2f}",
-    help="Largest / median change: the largest frame-to-frame pixel change divided by the median one. "
-    "About 1-3 is a smooth walk; one step far above the rest is a jump.",
-)
-m[3].metric("Rendered in", f"{walk.seconds * 1000:.0f} ms")
-st.caption(
-    f"Smoothness {s.ratio:.2f}: the largest change ({s.largest:.1f} / 255 per pixel) is from frame {s.largest_at} to "
-    f"{s.largest_at + 1} (segment {walk.segment[s.largest_at] + 1}); the median change is {s.median:.1f}."
-)
-
-tab_grid, tab_anim, tab_path, tab_smooth = st.tabs(["Grid", "Animation", "Path in z", "Frame changes"])
-with tab_grid:
-    grid = walk_grid(walk.frames, int(steps), layout)
-    if layout == "strip":
-        widgets.scrolling_strip(grid, caption=settings)
-    else:
-        widgets.show_picture(grid, caption=settings, min_px=1024)
-    widgets.download_png("Frames as a PNG grid", grid, f"{stem}_{layout}.png", key="walk_png")
-
-with tab_anim:
-    a = st.columns([2, 1])
-    with a[1]:
-        fps = st.slider("Frames per second", 2, 30, 12, key=keys.WALK_FPS)
-        bounce = st.toggle("Play back and forth", value=True, key=keys.WALK_BOUNCE, help="No jump from the last frame back to the first")
-    scale = max(1, 256 // model.config.image_size)
-    with st.spinner("Encoding the GIF..."):
-        gif = renderer.walk_gif(
-            model.loaded, model.key, int(seed), int(points), int(steps), method, int(pick_seed), pins, float(fps), bool(bounce), scale
+    with st.expander("Pin samples as waypoints", icon=":material/push_pin:"):
+        pick_seed = st.number_input("Seed of the samples to pick from", 0, 2**31 - 1, 0, key=keys.WALK_PICK_SEED)
+        with widgets.user_errors("generate samples to pick from"):
+            pick = renderer.sample_images(model.loaded, model.key, int(pick_seed), renderer.PICK_GRID_SIZE)
+        cols = st.columns(8)
+        for i in range(renderer.PICK_GRID_SIZE):
+            with cols[i % 8]:
+                widgets.show_picture(pick[i], caption=f"#{i}", min_px=128)
+        pins = st.pills(
+            "Pin these samples (the walk starts at them, in the order you pin them)",
+            list(range(renderer.PICK_GRID_SIZE)), selection_mode="multi", format_func=lambda i: f"#{i}",
+            key=f"{keys.WALK_PINS_PREFIX}{int(pick_seed)}",
         )
-    a[0].image(gif, caption=f"{settings} · {fps} fps", width=384)
-    a[1].download_button("Animation as GIF", gif, file_name=f"{stem}.gif", mime="image/gif", icon=":material/download:")
+    pins = tuple(int(i) for i in pins or ())
 
-with tab_path:
-    clamp_state(keys.WALK_FRAME, 0, n_frames - 1)
-    st.session_state.setdefault(keys.WALK_FRAME, 0)
-    p = st.columns([2, 1])
-    with p[1]:
-        frame = st.slider("Frame", 0, n_frames - 1, key=keys.WALK_FRAME, help="or click a point of the path")
-        widgets.show_picture(
-            walk.frames[frame], min_px=256,
-            caption=f"frame {frame}: segment {walk.segment[frame] + 1}, t = {walk.t[frame]:.2f} · seed {seed}",
+    with st.spinner("Rendering the walk..."), widgets.user_errors("render the walk"):
+        walk = renderer.render_walk(
+            model.loaded, model.key, int(seed), int(points), int(steps), method, int(pick_seed), pins
         )
-    with p[0]:
-        st.plotly_chart(
-            charts.walk_path_figure(walk, frame), key=keys.WALK_PATH_PLOT, on_select=select_frame_from_plot,
-            selection_mode="points", width="stretch",
-        )
-        st.caption(
-            f"The walk's {n_frames} codes projected on their two principal axes ({walk.explained.sum():.0%} of the "
-            "path's variance; numpy SVD). Waypoints P1..Pk are drawn as their pictures."
-        )
+    n_frames, k = len(walk.frames), len(walk.waypoint_frames)
+    settings = (
+        f"{n_frames} frames: {k} waypoints ({len(pins)} pinned from seed {pick_seed}), {steps} steps between each pair, "
+        f"{METHODS[method]} interpolation · seed {seed} · {model.describe()}"
+    )
+    pinned = f"pins{'-'.join(map(str, pins))}" if pins else ""
+    stem = widgets.file_stem("walk", model.name, f"seed{seed}", f"{k}x{steps}", method, pinned)
 
-with tab_smooth:
-    st.plotly_chart(charts.frame_change_figure(walk), width="stretch")
-    st.caption("Mean absolute pixel change (0-255 scale) between consecutive frames; dotted lines mark the waypoints, the "
-               "dashed line the median.")
+    s = walk.smoothness
+    m = st.columns(4)
+    m[0].metric("Frames", n_frames)
+    m[1].metric("Waypoints", k, help="\n".join(f"P{i + 1}: {label}" for i, label in enumerate(walk.waypoint_labels)))
+    m[2].metric(
+        "Smoothness", f"{s.ratio:.2f}",
+        help="Largest / median change: the largest frame-to-frame pixel change divided by the median one. "
+        "About 1-3 is a smooth walk; one step far above the rest is a jump.",
+    )
+    m[3].metric("Rendered in", f"{walk.seconds * 1000:.0f} ms")
+    st.caption(
+        f"Smoothness {s.ratio:.2f}: the largest change ({s.largest:.1f} / 255 per pixel) is from frame {s.largest_at} to "
+        f"{s.largest_at + 1} (segment {walk.segment[s.largest_at] + 1}); the median change is {s.median:.1f}."
+    )
+
+    tab_grid, tab_anim, tab_path, tab_smooth = st.tabs(["Grid", "Animation", "Path in z", "Frame changes"])
+    with tab_grid:
+        grid = walk_grid(walk.frames, int(steps), layout)
+        if layout == "strip":
+            widgets.scrolling_strip(grid, caption=settings)
+        else:
+            widgets.show_picture(grid, caption=settings, min_px=1024)
+        widgets.download_png("Frames as a PNG grid", grid, f"{stem}_{layout}.png", key="walk_png")
+
+    with tab_path:
+        clamp_state(keys.WALK_FRAME, 0, n_frames - 1)
+        st.session_state.setdefault(keys.WALK_FRAME, 0)
+        p = st.columns([2, 1])
+        with p[1]:
+            frame = st.slider("Frame", 0, n_frames - 1, key=keys.WALK_FRAME, help="or click a point of the path")
+            widgets.show_picture(
+                walk.frames[frame], min_px=256,
+                caption=f"frame {frame}: segment {walk.segment[frame] + 1}, t = {walk.t[frame]:.2f} · seed {seed}",
+            )
+        with p[0]:
+            st.plotly_chart(
+                charts.walk_path_figure(walk, frame), key=keys.WALK_PATH_PLOT, on_select=select_frame_from_plot,
+                selection_mode="points", width="stretch",
+            )
+            st.caption(
+                f"The walk's {n_frames} codes projected on their two principal axes ({walk.explained.sum():.0%} of the "
+                "path's variance; numpy SVD). Waypoints P1..Pk are drawn as their pictures."
+            )
+
+    with tab_smooth:
+        st.plotly_chart(charts.frame_change_figure(walk), width="stretch")
+        st.caption("Mean absolute pixel change (0-255 scale) between consecutive frames; dotted lines mark the waypoints, the "
+                   "dashed line the median.")
+
+    with tab_anim:  # filled last: the GIF is the slowest part, and the grid should not wait for it
+        a = st.columns([2, 1])
+        with a[1]:
+            fps = st.slider("Frames per second", 2, 30, 12, key=keys.WALK_FPS)
+            bounce = st.toggle(
+                "Play back and forth", value=True, key=keys.WALK_BOUNCE, help="No jump from the last frame back to the first"
+            )
+        scale = max(1, 256 // model.config.image_size)
+        with st.spinner("Encoding the GIF..."):
+            gif = renderer.walk_gif(
+                model.loaded, model.key, int(seed), int(points), int(steps), method, int(pick_seed), pins, float(fps),
+                bool(bounce), scale,
+            )
+        a[0].image(gif, caption=f"{settings} · {fps} fps", width=384)
+        a[1].download_button("Animation as GIF", gif, file_name=f"{stem}.gif", mime="image/gif", icon=":material/download:")
+
+
+walk_section(require_model())

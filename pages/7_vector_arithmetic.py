@@ -6,12 +6,12 @@ Y = mean(A) - mean(B) + mean(C) in the centre of 8 samples of Y plus uniform noi
 ~/.local/share/dcgan-explorer/concepts), with a fingerprint of the weights they belong to.
 Axes, learned directions and the benchmark: the "Concept axes and directions" page.
 Compute: `explorer.arithmetic`; slots and their widgets: `explorer.arithmetic_widgets`.
-Library: `dcgan_core.analysis.concepts`.
+Library: `dcgan_core.analysis.arithmetic` and `.concept_sets`.
 """
 
 import streamlit as st
 
-from dcgan_core.analysis import concepts
+from dcgan_core.analysis.arithmetic import MIN_PER_CONCEPT, NOISE_SCALE
 from explorer import app_state as keys
 from explorer import arithmetic as arith
 from explorer import arithmetic_widgets as aw
@@ -83,13 +83,13 @@ with e[1].expander("Save and load concept sets", icon=":material/save:"):
 names = [slot_name(i) for i in SLOTS]
 equation = f"{names[0]} − {names[1]} + {names[2]}"
 st.subheader(f"2. {equation}")
-short = [f"{LETTERS[i]} {len(slots[i])}/{concepts.MIN_PER_CONCEPT}" for i in SLOTS if len(slots[i]) < concepts.MIN_PER_CONCEPT]
+short = [f"{LETTERS[i]} {len(slots[i])}/{MIN_PER_CONCEPT}" for i in SLOTS if len(slots[i]) < MIN_PER_CONCEPT]
 if short:
-    st.info(f"Pick at least {concepts.MIN_PER_CONCEPT} exemplars for each concept (the paper averages 3); still missing: "
+    st.info(f"Pick at least {MIN_PER_CONCEPT} exemplars for each concept (the paper averages 3); still missing: "
             f"{', '.join(short)}.", icon=":material/info:")
     st.stop()
 c = st.columns(3)
-scale = c[0].slider("Noise around Y", 0.0, 1.0, concepts.NOISE_SCALE, 0.05, key=keys.ARITH_SCALE,
+scale = c[0].slider("Noise around Y", 0.0, 1.0, NOISE_SCALE, 0.05, key=keys.ARITH_SCALE,
                     help="The 8 neighbours are Y plus uniform noise in [-scale, scale] per dimension (paper: 0.25)")
 noise_seed = int(c[1].number_input("Noise seed", 0, 2**31 - 1, 0, key=keys.ARITH_NOISE_SEED))
 clip = c[2].toggle("Clip to [-1, 1]", value=False, key=keys.ARITH_CLIP,

@@ -3,12 +3,12 @@
 Axis ends: the "Vector arithmetic" page's slots A, B and C, saved concept sets, or faces the instrument reads as
 looking left / right. Directions: normals of a logistic regression in z per attribute (InterFaceGAN). The benchmark
 is `dcgan arithmetic`. Compute: `explorer.arithmetic`; charts: `explorer.charts.arithmetic`.
-Library: `dcgan_core.analysis.concepts`.
+Library: `dcgan_core.analysis.arithmetic`, `.directions` and `.arithmetic_benchmark`.
 """
 
 import streamlit as st
 
-from dcgan_core.analysis import concepts
+from dcgan_core.analysis.arithmetic import MIN_PER_CONCEPT
 from explorer import app_state as keys
 from explorer import arithmetic as arith
 from explorer import arithmetic_widgets as aw
@@ -125,7 +125,7 @@ if not readable or problem:
     st.stop()
 c = st.columns(4)
 draws = int(c[0].selectbox("Draws per equation", (20, 50, 100, 200), index=2, key=keys.ARITH_BENCH_DRAWS))
-per = int(c[1].number_input("Exemplars per concept", 1, 50, concepts.MIN_PER_CONCEPT, key=keys.ARITH_BENCH_PER,
+per = int(c[1].number_input("Exemplars per concept", 1, 50, MIN_PER_CONCEPT, key=keys.ARITH_BENCH_PER,
                             help="The paper averages 3"))
 bench_seed = int(c[2].number_input("Seed", 0, 2**31 - 1, 0, key=keys.ARITH_BENCH_SEED))
 c[3].button("Run the benchmark", key="arith_bench_button", icon=":material/science:", on_click=aw.ask,

@@ -16,16 +16,10 @@ import numpy as np
 import torch
 from PIL import Image, ImageDraw
 
-from dcgan_core.analysis.concepts import (
-    EQUATIONS,
-    _exemplar_pools,
-    arithmetic_codes,
-    concept_arithmetic,
-    exemplar_labels,
-    label_samples,
-    pixel_arithmetic,
-    read_images,
-)
+from dcgan_core.analysis.arithmetic import arithmetic_codes, concept_arithmetic, pixel_arithmetic
+from dcgan_core.analysis.arithmetic_benchmark import exemplar_labels
+from dcgan_core.analysis.equations import EQUATIONS, _exemplar_pools
+from dcgan_core.analysis.labelling import label_samples, read_images
 from dcgan_core.analysis.instruments import default_instrument_path, load_instrument
 from dcgan_core.checkpoints import load_model
 from dcgan_core.files import write_bytes_atomic

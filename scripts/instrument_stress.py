@@ -22,14 +22,12 @@ import torch.nn.functional as F
 from dcgan_core.analysis.instruments import (
     FACE_ATTRIBUTES,
     OBJECT_NAMES,
-    _face_data,
-    _room_data,
     default_instrument_path,
     load_instrument,
     read_faces,
     read_rooms,
-    room_targets,
 )
+from dcgan_core.analysis.instruments_training import _face_data, _room_data, room_targets
 from dcgan_core.data.faces import ATTRIBUTE_NAMES
 
 

@@ -16,8 +16,9 @@ import torch
 from app_support import TIMEOUT, assert_clean, run_page, show_only
 from streamlit.testing.v1 import AppTest
 
-from dcgan_core.analysis import concepts
-from dcgan_core.analysis.concepts import ConceptSet, model_identity
+from dcgan_core.analysis import concept_sets
+from dcgan_core.analysis.concept_sets import ConceptSet
+from dcgan_core.analysis.user_data import model_identity
 from dcgan_core.checkpoints import Checkpoint, load_model, save_checkpoint
 from dcgan_core.latent import sample_z
 from dcgan_core.models import Generator, ModelConfig
@@ -163,7 +164,7 @@ def set_file_of(models_dir: Path, model: str) -> bytes:
     """A downloaded concept set of 3 exemplars made with `model`."""
     loaded = load_model(models_dir / f"{model}.safetensors")
     made = ConceptSet("neutral woman", sample_z(3, loaded.config, seed=7), model_identity(model, loaded), ((7, 0), (7, 1), (7, 2)))
-    return concepts.concept_set_to_json(made).encode()
+    return concept_sets.concept_set_to_json(made).encode()
 
 
 def test_an_uploaded_set_of_this_model_fills_the_active_slot(models_dir):

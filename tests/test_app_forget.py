@@ -17,6 +17,7 @@ from app_support import TIMEOUT, assert_clean, run_page, show_only, train_tiny_r
 from streamlit.testing.v1 import AppTest
 
 from dcgan_core.analysis import object_removal as removal
+from dcgan_core.analysis.user_data import ModelIdentity
 from dcgan_core.checkpoints import load_model
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -41,10 +42,10 @@ def env(tiny_models, tmp_path, monkeypatch) -> Path:
 
 def model_a(tiny_models: Path):
     loaded = load_model(tiny_models / "rooms_a")
-    return loaded, removal.ModelIdentity.of("rooms_a", loaded.generator, loaded.checkpoint.step)
+    return loaded, ModelIdentity.of("rooms_a", loaded.generator, loaded.checkpoint.step)
 
 
-def draw(tiny_models: Path, boxes_by_index: dict[int, list], object_name: str = "window", no_object=()) -> removal.ModelIdentity:
+def draw(tiny_models: Path, boxes_by_index: dict[int, list], object_name: str = "window", no_object=()) -> ModelIdentity:
     """Save annotations of model rooms_a as the page does after a drawing (pool seed 0)."""
     loaded, identity = model_a(tiny_models)
     z = removal.pool_z(loaded.config, 0)
@@ -196,7 +197,7 @@ def test_an_export_imports_into_the_same_model(env, tiny_models, tmp_path):
 
 def test_an_import_for_another_model_is_refused_with_a_message(env, tiny_models):
     loaded = load_model(tiny_models / "rooms_b")
-    other = removal.ModelIdentity.of("rooms_b", loaded.generator, loaded.checkpoint.step)
+    other = ModelIdentity.of("rooms_b", loaded.generator, loaded.checkpoint.step)
     note = removal.make_annotation(0, 0, removal.pool_z(loaded.config, 0, [0])[0], [(1, 1, 20, 20)])
     text_b = removal.AnnotationSet(model=other, object_name="window", images=(note,)).to_json()
     at = run()

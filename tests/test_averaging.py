@@ -81,7 +81,8 @@ def test_the_average_is_what_loads_and_what_export_ships(tmp_path):
 
 
 def test_an_average_of_the_wrong_shape_is_refused_before_loading(tmp_path):
-    from dcgan_core.checkpoints import Checkpoint, CheckpointError, save_checkpoint
+    from dcgan_core.checkpoints import Checkpoint, save_checkpoint
+    from dcgan_core.safetensors_files import CheckpointError
 
     g = Generator(TINY).state_dict()
     wrong = {k: (v[:1] if v.dim() > 1 else v).clone() for k, v in g.items()}

@@ -71,3 +71,44 @@ def test_every_page_loads_in_chromium_with_a_picture_and_nothing_fetched_from_ou
             finally:
                 browser.close()
         assert not [u for u in outside if not u.startswith("data:")], f"fetched from outside: {outside}"
+
+
+# the walk's grid: the picture whose caption names the interpolation (the GIF's also names its fps)
+WALK_GRID = """() => { const e = [...document.querySelectorAll('[data-testid="stMain"] [data-testid="stImage"]')]
+    .find(e => /interpolation/.test(e.innerText) && !/fps/.test(e.innerText));
+    const img = e && e.querySelector('img');
+    return img && img.complete && img.naturalWidth > 0 ? {src: img.src, caption: e.innerText} : null; }"""
+CAPTIONS = """[...document.querySelectorAll('[data-testid="stMain"] [data-testid="stImage"]')].map(e => e.textContent.trim())"""
+
+
+def test_a_new_seed_redraws_the_walks_grid_frame_viewer_and_gif(browser_available, tmp_path):
+    """The walk's settings and everything drawn from them live in one fragment, which a seed change reruns."""
+    from playwright.sync_api import sync_playwright
+
+    models = tmp_path / "models"
+    Trainer(
+        TrainConfig(
+            dataset="rooms", image_size=32, nz=16, ngf=8, ndf=8, batch_size=16, dataset_size=64, steps=2, log_every=1,
+            checkpoint_every=2, out_dir=str(models / "tiny"), device="cpu", precision="fp32", progress=False,
+        )
+    ).run()
+    env = dict(os.environ, DCGAN_MODELS_DIR=str(models), OMP_NUM_THREADS="1")
+    with streamlit_server(env, tmp_path / "streamlit.log") as port, sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_FLAGS)
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 1000})
+            page.goto(f"http://127.0.0.1:{port}/latent_walk")
+            before = page.wait_for_function(WALK_GRID, timeout=PAGE_TIMEOUT_MS).json_value()
+            assert "seed 0 ·" in before["caption"]
+            page.locator('[data-testid="stMain"] [data-testid="stNumberInputStepUp"]').first.click()
+            page.wait_for_function(f"() => {{ const g = ({WALK_GRID})(); return g !== null && g.src !== {before['src']!r}; }}",
+                                   timeout=PAGE_TIMEOUT_MS)
+            assert "seed 1 ·" in page.evaluate(WALK_GRID)["caption"]
+            # in tabs not shown: the frame viewer's caption and the GIF's
+            page.wait_for_function(f"() => {CAPTIONS}.some(c => c.includes('frame 0: segment 1, t = 0.00 · seed 1'))",
+                                   timeout=PAGE_TIMEOUT_MS)
+            page.wait_for_function(f"() => {CAPTIONS}.some(c => c.includes('seed 1 ·') && c.endsWith('12 fps'))",
+                                   timeout=PAGE_TIMEOUT_MS)
+            assert page.locator('[data-testid="stException"]').count() == 0
+        finally:
+            browser.close()

@@ -18,7 +18,7 @@ import numpy as np
 
 from browser_support import CHROMIUM, CHROMIUM_FLAGS, ROOT, browser_available, streamlit_server  # noqa: F401 (fixture)
 
-from dcgan_core.analysis import concepts
+from dcgan_core.analysis import arithmetic, labelling
 from dcgan_core.analysis.instruments import default_instrument_path, load_instrument
 from dcgan_core.checkpoints import load_model
 from dcgan_core.generate import generate
@@ -33,7 +33,7 @@ PICK_COUNTS = """() => [...document.querySelectorAll('[data-testid="stCaptionCon
 
 def picks_by_instrument(model, instrument) -> list[list[int]]:
     """The first 3 grid samples the face instrument reads as each slot's concept."""
-    labels = concepts.read_codes(model.generator, instrument, sample_z(GRID_SIZE, model.config, seed=0))[1].labels()
+    labels = labelling.read_codes(model.generator, instrument, sample_z(GRID_SIZE, model.config, seed=0))[1].labels()
     man, glasses = labels["masculine"], labels["glasses"]
     wanted = (man & glasses, man & ~glasses, ~man & ~glasses)  # the page's default equation: glasses
     return [list(np.flatnonzero(w)[:3]) for w in wanted]
@@ -41,9 +41,9 @@ def picks_by_instrument(model, instrument) -> list[list[int]]:
 
 def expected_verdict(model, instrument, picks: list[list[int]]) -> str:
     z = sample_z(GRID_SIZE, model.config, seed=0)
-    y = concepts.concept_arithmetic(*(z[p] for p in picks))
-    nine = generate(model.generator, concepts.arithmetic_codes(y, concepts.NOISE_SCALE, seed=0))
-    return concepts.reading_summary(concepts.read_images(instrument, nine).labels())
+    y = arithmetic.concept_arithmetic(*(z[p] for p in picks))
+    nine = generate(model.generator, arithmetic.arithmetic_codes(y, arithmetic.NOISE_SCALE, seed=0))
+    return labelling.reading_summary(labelling.read_images(instrument, nine).labels())
 
 
 def test_clicking_exemplars_into_three_slots_gives_the_arithmetic_of_those_samples(browser_available, tmp_path):

@@ -7,15 +7,14 @@ import torch
 
 from dcgan_core.checkpoints import (
     Checkpoint,
-    CheckpointError,
     capture_rng_state,
     load_checkpoint,
     load_model,
-    read_metadata,
     restore_rng_state,
     save_checkpoint,
 )
 from dcgan_core.models import build_models
+from dcgan_core.safetensors_files import CheckpointError, read_metadata
 
 
 def _trained_a_little(config):
@@ -110,7 +109,7 @@ def test_saving_is_atomic_a_failed_write_keeps_the_old_file(tmp_path, tiny_confi
     g, _, _ = _trained_a_little(tiny_config)
     path = tmp_path / "m.safetensors"
     save_checkpoint(path, Checkpoint(tiny_config, g.state_dict(), step=1))
-    import dcgan_core.checkpoints as ck
+    import dcgan_core.safetensors_files as ck
 
     def broken_save(*a, **k):
         raise OSError("disk full")

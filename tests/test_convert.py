@@ -4,7 +4,8 @@ import pytest
 import torch
 from torch import nn
 
-from dcgan_core.checkpoints import CheckpointError, load_model
+from dcgan_core.checkpoints import load_model
+from dcgan_core.safetensors_files import CheckpointError
 from dcgan_core.cli import main
 from dcgan_core.convert import import_pytorch_examples
 from dcgan_core.reference import ExamplesDiscriminator, ExamplesGenerator

@@ -9,8 +9,9 @@ import json
 import numpy as np
 import pytest
 
-from dcgan_core.analysis import concepts
-from dcgan_core.analysis.concepts import ArithmeticBenchmark, EquationResult, LabelledSamples
+from dcgan_core.analysis import equations
+from dcgan_core.analysis.arithmetic_benchmark import ArithmeticBenchmark, EquationResult
+from dcgan_core.analysis.labelling import LabelledSamples
 from explorer import arithmetic as arith
 from explorer.charts.arithmetic import BENCH_BARS, benchmark_figure
 
@@ -37,7 +38,7 @@ def test_the_instrument_picks_the_first_three_samples_of_each_concept():
     masculine = np.array([1, 1, 0, 1, 1, 0, 0, 1], bool)
     pool = LabelledSamples(z=np.zeros((8, 2), np.float32), turn=np.zeros(8),
                            probabilities={"glasses": np.zeros(8), "smiling": np.zeros(8), "masculine": masculine.astype(float)})
-    man, woman = (concepts.Concept(n, {"masculine": m}) for n, m in (("man", True), ("woman", False)))
+    man, woman = (equations.Concept(n, {"masculine": m}) for n, m in (("man", True), ("woman", False)))
     found = arith.instrument_picks(pool, [man, woman])
     assert [list(f) for f in found] == [[0, 1, 3], [2, 5, 6]]
 

@@ -24,6 +24,7 @@ from dcgan_core.analysis.feature_probe import (
 from dcgan_core.checkpoints import Checkpoint, save_checkpoint
 from dcgan_core.cli import main
 from dcgan_core.data.faces import FacesDataset
+from dcgan_core.features import every_layer_maps
 from dcgan_core.models import Discriminator, Generator, ModelConfig
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -47,7 +48,7 @@ def test_features_are_each_layer_max_pooled_to_4x4_and_concatenated(tiny_config)
     d = Discriminator(tiny_config).eval()
     images = torch.rand(2, 3, 32, 32) * 2 - 1
     with torch.no_grad():
-        _, feats = d(images, return_features=True)
+        feats = every_layer_maps(d, images)
     expected = torch.cat([F.adaptive_max_pool2d(f, 4).flatten(1) for f in feats], 1)
     assert torch.allclose(torch.from_numpy(probe_features(d, images)), expected, atol=1e-6)
     assert torch.equal(feats[-1].flatten(1), expected[:, -8 * 4 * 16 :])  # the last layer is 4x4 already

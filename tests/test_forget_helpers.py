@@ -6,10 +6,11 @@ from __future__ import annotations
 import numpy as np
 
 from dcgan_core.analysis import object_removal as removal
+from dcgan_core.analysis.user_data import ModelIdentity
 from explorer import forget
 from explorer.charts.forget import DROPPED_COLOR, KEPT_COLOR, fit_weights_figure
 
-IDENTITY = removal.ModelIdentity(name="tiny", fingerprint="0" * 64, step=2, image_size=64, nz=16)
+IDENTITY = ModelIdentity(name="tiny", fingerprint="0" * 64, step=2, image_size=64, nz=16)
 Z = [0.0] * 16
 
 

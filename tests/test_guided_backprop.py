@@ -10,16 +10,14 @@ import torch
 from torch import nn
 
 from dcgan_core.analysis.guided_backprop import (
-    GuidedLeakyReLU,
     calibrate_batchnorm,
     colorize,
-    feature_map,
     gradient_image,
     guided_backprop,
     random_discriminator,
-    rectified_forward,
     saliency,
 )
+from dcgan_core.features import GuidedLeakyReLU, every_layer_maps, layer_maps, rectified_forward
 from dcgan_core.models import Discriminator, ModelConfig
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -87,7 +85,7 @@ def test_guided_backprop_on_a_discriminator_matches_a_hooked_copy(d):
 
     ref = hooked_guided_copy(d)
     x = images.clone().requires_grad_(True)
-    _, feats = ref(x, return_features=True)
+    feats = every_layer_maps(ref, x)
     feats[layer][:, unit].flatten(1).amax(1).sum().backward()
     assert torch.allclose(ours, x.grad, atol=1e-6)
     assert ours.abs().sum() > 0
@@ -98,14 +96,14 @@ def test_plain_gradient_rule_equals_autograd_through_d_itself(d):
     images = torch.rand(2, 3, 32, 32) * 2 - 1
     ours = guided_backprop(d, images, layer=-1, unit=3, rule="gradient", target="sum")
     x = images.clone().requires_grad_(True)
-    _, feats = d(x, return_features=True)
+    feats = every_layer_maps(d, x)
     (expected,) = torch.autograd.grad(feats[-1][:, 3].sum(), x)
     assert torch.allclose(ours, expected, atol=1e-6)
 
 
 def test_max_target_only_looks_at_the_receptive_field_of_the_strongest_position(d):
     images = torch.rand(1, 3, 32, 32) * 2 - 1
-    maps = feature_map(d, images, 0)[0, 7]  # layer 0: 4x4 convolution, stride 2, padding 1
+    maps = layer_maps(d, images, 0)[0, 7]  # layer 0: 4x4 convolution, stride 2, padding 1
     i, j = divmod(int(maps.argmax()), maps.shape[1])
     grad = guided_backprop(d, images, layer=0, unit=7)[0].abs().sum(0)
     rows, cols = np.nonzero(grad.numpy())

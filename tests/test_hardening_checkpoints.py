@@ -19,22 +19,13 @@ import torch
 from app_support import TIMEOUT, show_only
 from streamlit.testing.v1 import AppTest
 
-from dcgan_core import checkpoints, files
+from dcgan_core import checkpoints, files, safetensors_files
 from dcgan_core.analysis.instruments import FaceInstrument, InstrumentError, load_instrument, save_instrument
-from dcgan_core.checkpoints import (
-    CHECKSUM_KEY,
-    Checkpoint,
-    CheckpointError,
-    export_model,
-    load_checkpoint,
-    load_model,
-    read_safetensors_header,
-    save_checkpoint,
-    verify_checkpoint,
-)
+from dcgan_core.checkpoints import Checkpoint, export_model, load_checkpoint, load_model, save_checkpoint, verify_checkpoint
 from dcgan_core.files import atomic_write, remove_stale_temp_files, write_bytes_atomic
 from dcgan_core.models import ModelConfig, build_models
 from dcgan_core.registry import list_models
+from dcgan_core.safetensors_files import CHECKSUM_KEY, CheckpointError, read_safetensors_header
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = str(ROOT / "pages" / "2_samples.py")
@@ -174,7 +165,7 @@ def test_a_truncated_file_is_refused_from_its_size_before_tensors_are_read(tmp_p
     path = write_model(tmp_path / "m.safetensors", tiny_config)
     raw = path.read_bytes()
     (tmp_path / "cut.safetensors").write_bytes(raw[: len(raw) // 2])
-    monkeypatch.setattr(checkpoints, "st_load", None)  # the tensors are never parsed
+    monkeypatch.setattr(safetensors_files, "st_load", None)  # the tensors are never parsed
     with pytest.raises(CheckpointError, match=r"cut.safetensors is damaged or truncated: its header promises [\d,]+ bytes"):
         load_checkpoint(tmp_path / "cut.safetensors")
 

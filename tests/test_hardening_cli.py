@@ -24,6 +24,7 @@ from dcgan_core.cli import EXIT_BROKEN_PIPE, EXIT_USAGE, EXIT_WRITE_FAILED, main
 from dcgan_core.checkpoints import load_checkpoint
 from dcgan_core.data.readers import MAX_IMAGE_PIXELS, ImageFolderDataset, UnreadableImageWarning
 from dcgan_core.files import atomic_write
+from dcgan_core.safetensors_files import CHECKSUM_KEY
 
 TINY = ["--dataset", "rooms", "--image-size", "32", "--nz", "16", "--ngf", "8", "--ndf", "8", "--batch-size", "16",
         "--dataset-size", "64", "--log-every", "2", "--sample-every", "2", "--checkpoint-every", "2",
@@ -124,7 +125,7 @@ def test_info_says_whether_the_tensor_data_was_verified(tiny_run, tmp_path, caps
     old = write_model(tmp_path / "old.safetensors", load_checkpoint(tiny_run / "checkpoints" / "last.safetensors").model_config)
     from test_hardening_checkpoints import rewrite_header
 
-    rewrite_header(old, old, drop=(checkpoints.CHECKSUM_KEY,))
+    rewrite_header(old, old, drop=(CHECKSUM_KEY,))
     assert main(["info", str(old)]) == 0
     assert json.loads(capsys.readouterr().out)["checksum"].startswith("none (written before checksums")
 

@@ -13,15 +13,17 @@ from dcgan_core.analysis.instruments import (
     InstrumentError,
     RoomInstrument,
     RoomReading,
-    augment,
     default_instrument_path,
-    evaluate_face_instrument,
-    evaluate_room_instrument,
     load_instrument,
     read_faces,
     read_rooms,
-    room_targets,
     save_instrument,
+)
+from dcgan_core.analysis.instruments_training import (
+    augment,
+    evaluate_face_instrument,
+    evaluate_room_instrument,
+    room_targets,
     train_room_instrument,
 )
 from dcgan_core.checkpoints import Checkpoint, save_checkpoint

@@ -7,8 +7,8 @@ import pytest
 import torch
 from concept_support import GlassesAtEitherEnd, StripesGenerator, StripesInstrument
 
-from dcgan_core.analysis import concepts
-from dcgan_core.analysis.concepts import EQUATIONS
+from dcgan_core.analysis import arithmetic_benchmark, labelling
+from dcgan_core.analysis.equations import EQUATIONS
 from dcgan_core.analysis.linear_ceiling import HalfSpaces, equation_ceiling, equation_ceilings
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -49,7 +49,7 @@ def test_even_a_perfectly_linear_z_fails_about_one_draw_in_six_with_three_exempl
 def test_fitted_half_spaces_recover_a_linear_model_and_its_ceiling():
     generator, instrument = StripesGenerator().eval(), StripesInstrument()  # glasses: z0 > 0, masculine: z1 > 0
     pool = uniform_pool(2000, nz=6, seed=3)
-    labels = concepts.read_codes(generator, instrument, pool)[1].labels()
+    labels = labelling.read_codes(generator, instrument, pool)[1].labels()
     fitted = HalfSpaces.fitted(pool, {k: labels[k] for k in ("glasses", "masculine", "smiling")})
     assert fitted.normals["glasses"][0] > 0.99 and fitted.normals["masculine"][1] > 0.99
     assert (fitted.labels(pool)["glasses"] == labels["glasses"]).mean() > 0.99
@@ -69,11 +69,11 @@ def test_a_pool_without_both_sides_has_no_ceiling():
 
 
 def test_the_benchmark_reads_a_measured_rate_against_the_ceilings():
-    linear = concepts.arithmetic_benchmark(StripesGenerator().eval(), StripesInstrument(), draws=40, pool=400, seed=0)
+    linear = arithmetic_benchmark.arithmetic_benchmark(StripesGenerator().eval(), StripesInstrument(), draws=40, pool=400, seed=0)
     glasses = next(r for r in linear.results if r.name == "glasses")
     assert glasses.rates()["majority"] == pytest.approx(glasses.ceilings["fitted"], abs=0.15)  # a linear model meets its ceiling
-    assert "ceiling, the same draws on exact half-spaces of z: any linear z" in concepts.format_benchmark(linear)
-    curved = concepts.arithmetic_benchmark(StripesGenerator().eval(), GlassesAtEitherEnd(), draws=40, pool=400, seed=0)
+    assert "ceiling, the same draws on exact half-spaces of z: any linear z" in arithmetic_benchmark.format_benchmark(linear)
+    curved = arithmetic_benchmark.arithmetic_benchmark(StripesGenerator().eval(), GlassesAtEitherEnd(), draws=40, pool=400, seed=0)
     glasses = next(r for r in curved.results if r.name == "glasses")
     assert glasses.rates()["majority"] < glasses.ceilings["ideal"] - 0.3  # two glasses regions: far below any linear z
     assert next(r for r in curved.results if r.name == "turn").ceilings == {}  # the turn is no three-term equation

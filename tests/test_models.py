@@ -4,6 +4,7 @@ import pytest
 import torch
 from torch import nn
 
+from dcgan_core.features import every_layer_maps
 from dcgan_core.models import Discriminator, Generator, ModelConfig, build_models
 
 
@@ -129,7 +130,7 @@ def test_dropping_in_an_unknown_layer_or_map_is_refused(tiny_config):
 def test_discriminator_returns_every_layers_features(tiny_config):
     d = Discriminator(tiny_config).eval()
     x = torch.rand(2, 3, 32, 32) * 2 - 1
-    logits, feats = d(x, return_features=True)
+    logits, feats = d(x), every_layer_maps(d, x)
     assert [f.shape[1:] for f in feats] == [(8, 16, 16), (16, 8, 8), (32, 4, 4)]
     assert torch.equal(logits, d(x))
 

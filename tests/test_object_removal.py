@@ -20,7 +20,6 @@ from dcgan_core.analysis.object_removal import (
     AnnotationError,
     AnnotationSet,
     AnnotationStore,
-    ModelIdentity,
     TrainingData,
     boxes_to_feature_mask,
     boxes_touch_mask,
@@ -29,6 +28,8 @@ from dcgan_core.analysis.object_removal import (
     generate_with_and_without,
     make_annotation,
 )
+from dcgan_core.analysis import user_data
+from dcgan_core.analysis.user_data import ModelIdentity
 from dcgan_core.checkpoints import Checkpoint, save_checkpoint
 from dcgan_core.cli import main
 from dcgan_core.data.rooms import OBJECT_NAMES
@@ -311,18 +312,18 @@ def test_the_annotations_folder_comes_from_the_environment(tmp_path, monkeypatch
     assert AnnotationStore().root == tmp_path / "notes"
     monkeypatch.delenv("DCGAN_ANNOTATIONS_DIR")
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
-    assert removal.annotations_dir() == tmp_path / "data" / "dcgan-explorer" / "annotations"
+    assert user_data.annotations_dir() == tmp_path / "data" / "dcgan-explorer" / "annotations"
 
 
 def test_the_fingerprint_follows_the_weights_and_survives_an_fp16_export(tmp_path, g64):
-    from dcgan_core.checkpoints import load_model
+    from dcgan_core.checkpoints import generator_fingerprint, load_model
 
-    fp = removal.generator_fingerprint(g64)
+    fp = generator_fingerprint(g64)
     cfg = g64.config
     save_checkpoint(tmp_path / "half.safetensors", Checkpoint(cfg, g64.state_dict()), dtype=torch.float16)
-    assert removal.generator_fingerprint(load_model(tmp_path / "half.safetensors").generator) == fp
+    assert generator_fingerprint(load_model(tmp_path / "half.safetensors").generator) == fp
     other = Generator(cfg).eval()
-    assert removal.generator_fingerprint(other) != fp
+    assert generator_fingerprint(other) != fp
 
 
 def export(g, identity, notes) -> str:

@@ -26,6 +26,7 @@ from dcgan_core.analysis.units import (
 from dcgan_core.analysis import units
 from dcgan_core.checkpoints import Checkpoint, load_model, save_checkpoint
 from dcgan_core.cli import main
+from dcgan_core.features import every_layer_maps
 from dcgan_core.models import Discriminator, Generator
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -35,7 +36,7 @@ def test_max_responses_are_each_maps_maximum(tiny_config):
     d = Discriminator(tiny_config).eval()
     images = torch.rand(5, 3, 32, 32) * 2 - 1
     with torch.no_grad():
-        _, feats = d(images, return_features=True)
+        feats = every_layer_maps(d, images)
     resp = max_responses(d, images, layer=1, batch_size=2)
     assert resp.shape == (5, 16)
     assert np.allclose(resp, feats[1].amax((2, 3)).numpy(), atol=1e-6)

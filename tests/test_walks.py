@@ -1,5 +1,6 @@
 """Latent walks: the path through waypoints, its smoothness figure and its 2-D PCA picture."""
 
+import io
 import math
 
 import numpy as np
@@ -68,3 +69,72 @@ def test_pca_is_deterministic_and_handles_a_single_point(tiny_config):
     assert np.array_equal(pca_2d(z)[0], pca_2d(z.clone())[0])
     coords, explained = pca_2d(z[:1])
     assert coords.shape == (1, 2) and not coords.any() and not explained.any()
+
+
+# ---------------------------------------------------------------------------- the walk as the app sends it
+
+
+def walk_frames(n: int = 9, size: int = 8) -> np.ndarray:
+    """uint8 (n, size, size, 3): a smooth fade from dark red to light blue, like frames of a walk."""
+    t = np.linspace(0, 1, n)[:, None, None, None]
+    start, end = np.array([120, 20, 20]), np.array([60, 140, 230])
+    ramp = np.linspace(0, 30, size)[None, None, :, None]
+    return np.clip(start + t * (end - start) + ramp, 0, 255).astype(np.uint8) * np.ones((1, size, 1, 1), dtype=np.uint8)
+
+
+def test_walk_gif_plays_back_and_forth_enlarged_and_loops_forever():
+    from PIL import Image
+
+    from explorer.walk import walk_animation_gif
+
+    gif = Image.open(io.BytesIO(walk_animation_gif(walk_frames(9), fps=10, scale=4, bounce=True)))
+    assert gif.n_frames == 9 + 7  # forwards, then back without repeating either end
+    assert gif.size == (32, 32) and gif.info["loop"] == 0 and gif.info["duration"] == 100
+
+
+def test_walk_gif_keeps_each_frames_colours_with_one_palette():
+    from PIL import Image
+
+    from explorer.walk import walk_animation_gif
+
+    frames = walk_frames(20)
+    gif = Image.open(io.BytesIO(walk_animation_gif(frames)))
+    for i in (0, 10, 19):
+        gif.seek(i)
+        assert np.abs(np.asarray(gif.convert("RGB"), dtype=int) - frames[i]).mean() < 4
+
+
+def test_walk_gif_rejects_frames_without_a_batch_axis_and_a_zero_frame_rate():
+    from explorer.walk import walk_animation_gif
+
+    with pytest.raises(ValueError, match="expected"):
+        walk_animation_gif(walk_frames(3)[0])
+    with pytest.raises(ValueError, match="fps"):
+        walk_animation_gif(walk_frames(3), fps=0)
+
+
+def test_large_colour_pictures_go_as_near_lossless_jpeg_and_small_ones_as_exact_png():
+    from PIL import Image
+
+    from explorer.widgets import encode_picture
+
+    grid = walk_frames(16, size=64).reshape(4, 4, 64, 64, 3).transpose(0, 2, 1, 3, 4).reshape(256, 256, 3)  # 4 x 4 frames
+    data, fmt = encode_picture(grid, min_px=1024)
+    assert fmt == "JPEG"
+    shown = np.asarray(Image.open(io.BytesIO(data)), dtype=float)  # enlarged 4x, as show_picture sends it
+    psnr = 10 * np.log10(255**2 / ((shown - grid.repeat(4, axis=0).repeat(4, axis=1)) ** 2).mean())
+    assert shown.shape == (1024, 1024, 3) and psnr > 40
+
+    small = walk_frames(1, size=8)[0]
+    data, fmt = encode_picture(small, min_px=64)
+    assert fmt == "PNG" and np.array_equal(np.asarray(Image.open(io.BytesIO(data)))[::8, ::8], small)
+    assert encode_picture(grid, min_px=1024, lossless=True)[1] == "PNG"
+
+
+def test_a_picture_shown_again_is_not_encoded_again():
+    from explorer.widgets import encode_picture
+
+    picture = walk_frames(1, size=16)[0]
+    first = encode_picture(picture, min_px=64)
+    assert encode_picture(picture.copy(), min_px=64)[0] is first[0]  # same content: the kept bytes
+    assert encode_picture(picture, min_px=128)[0] != first[0]

@@ -59,10 +59,11 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from ..features import every_layer_maps
 from ..files import write_json_atomic
 from ..images import pixels_to_unit, unit_to_pixels
 from ..models import Discriminator, ModelConfig
-from .guided_backprop import as_model_input, model_device, random_discriminator, rectified_forward
+from .guided_backprop import as_model_input, model_device, random_discriminator
 
 POOL_GRID = 4  # each layer's maps are max-pooled to 4x4 (paper section 5.1)
 PROBE_SEED = 20_001  # data set seed of the procedural probe sets (GANs train on seed 0)
@@ -111,17 +112,13 @@ def probe_features(
     if discriminator.training:
         raise ValueError("probe_features needs D in eval mode (call .eval())")
     device = model_device(discriminator)
-    n_layers = len(discriminator.feature_channels)
     size = sum(discriminator.feature_channels) * grid * grid
     n = len(images)
     out = np.empty((n, size), dtype=np.float32)
     for start in range(0, n, batch_size):
         x = as_model_input(images[start : start + batch_size], device)
-        parts = []
-        for block in discriminator.blocks[:n_layers]:
-            x = rectified_forward(block, x)
-            parts.append(F.adaptive_max_pool2d(x, grid).flatten(1))
-        out[start : start + parts[0].shape[0]] = torch.cat(parts, 1).float().cpu().numpy()
+        parts = [F.adaptive_max_pool2d(maps, grid).flatten(1) for maps in every_layer_maps(discriminator, x)]
+        out[start : start + x.shape[0]] = torch.cat(parts, 1).float().cpu().numpy()
         if progress is not None:
             progress(min(start + batch_size, n), n)
     return out

@@ -34,7 +34,7 @@ LeakyReLU: what we do on the negative side, and why
 D uses LeakyReLU(0.2) (paper section 3), whose true gradient on the negative side is
 0.2, not 0. The common libraries patch `nn.ReLU` only, so on a DCGAN discriminator they
 silently fall back to plain gradients. We treat every LeakyReLU explicitly with
-`GuidedLeakyReLU`; the default rule ("guided") is the classic one: the gradient is
+`features.GuidedLeakyReLU`; the default rule ("guided") is the classic one: the gradient is
 zeroed where the forward input was negative (or zero), exactly as for a ReLU.
 
 Why zero rather than keep the 0.2 slope: guided backprop asks "which input pixels made
@@ -47,8 +47,9 @@ The leaky variant stays available as rule "guided_leaky" (positive gradients onl
 them through off units), with "gradient" (plain backprop, Simonyan et al. 2013) and
 "deconvnet" (Zeiler & Fergus 2014) for comparison.
 
-No model is changed: the forward pass is re-done functionally over `D.blocks`, calling
-each module as it is and replacing every rectifier by the chosen rule's autograd
+No model is changed: the forward pass is re-done functionally over `D.blocks`
+(`features.layer_maps(d, x, layer, rule=...)`, where the rules' autograd functions live),
+calling each module as it is and replacing every rectifier by the chosen rule's autograd
 function. No hooks, no module swaps, no gradients stored on parameters, so the model
 cached for every user of the app is used as is (in eval mode: BatchNorm uses its
 running statistics, and a D in training mode is refused because BatchNorm would update
@@ -61,107 +62,15 @@ from collections.abc import Sequence
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import nn
 
-from ..models import Discriminator, ModelConfig
+from ..features import RULE_NAMES as RULE_NAMES  # the rules live in features.py; pages and the CLI read them here
+from ..features import RULES as RULES
+from ..features import check_layer, check_rule, layer_maps
 from ..images import pixels_to_unit
+from ..models import Discriminator, ModelConfig
 
-RULES = ("guided", "guided_leaky", "deconvnet", "gradient")
-RULE_NAMES = {
-    "guided": "guided backprop (Springenberg et al.; zero through off units)",
-    "guided_leaky": "guided backprop, leaky (0.2 of the positive gradient through off units)",
-    "deconvnet": "deconvnet (Zeiler & Fergus; positive gradients through every unit)",
-    "gradient": "plain gradient (Simonyan et al.)",
-}
 TARGETS = ("max", "sum")  # the unit's strongest position (Fig. 5's "maximal axis-aligned responses") or the whole map
-
-
-class GuidedLeakyReLU(torch.autograd.Function):
-    """LeakyReLU forward; backward passes only positive gradients, only where the forward input was positive.
-
-    `GuidedLeakyReLU.apply(x, negative_slope)`; with `leaky=True` the negative side passes
-    `negative_slope` times the positive gradient instead of zero. With slope 0 this is the
-    guided ReLU of Springenberg et al. 2014.
-    """
-
-    @staticmethod
-    def forward(ctx, x: torch.Tensor, negative_slope: float, leaky: bool = False) -> torch.Tensor:
-        ctx.save_for_backward(x)
-        ctx.negative_slope, ctx.leaky = negative_slope, leaky
-        return F.leaky_relu(x, negative_slope)
-
-    @staticmethod
-    def backward(ctx, grad_output: torch.Tensor):
-        (x,) = ctx.saved_tensors
-        positive = grad_output.clamp(min=0)
-        if ctx.leaky:
-            gate = torch.where(x > 0, 1.0, ctx.negative_slope).to(grad_output.dtype)
-        else:
-            gate = (x > 0).to(grad_output.dtype)
-        return positive * gate, None, None
-
-
-class DeconvnetLeakyReLU(torch.autograd.Function):
-    """LeakyReLU forward; backward rectifies the gradient itself, ignoring the forward input (Zeiler & Fergus)."""
-
-    @staticmethod
-    def forward(ctx, x: torch.Tensor, negative_slope: float) -> torch.Tensor:
-        return F.leaky_relu(x, negative_slope)
-
-    @staticmethod
-    def backward(ctx, grad_output: torch.Tensor):
-        return grad_output.clamp(min=0), None
-
-
-def _slope(module: nn.Module) -> float:
-    return float(module.negative_slope) if isinstance(module, nn.LeakyReLU) else 0.0
-
-
-def rectified_forward(module: nn.Module, x: torch.Tensor, rule: str = "guided") -> torch.Tensor:
-    """Run `module` on x, with every ReLU / LeakyReLU inside it applied under `rule`.
-
-    Containers (nn.Sequential, nn.ModuleList run in order) are walked; every other module
-    is called as it is. The module is not modified. Forward values equal `module(x)`
-    for every rule; only the backward pass differs.
-    """
-    if rule not in RULES:
-        raise ValueError(f"unknown rule {rule!r}; choose one of {', '.join(RULES)}")
-    if isinstance(module, (nn.Sequential, nn.ModuleList)):
-        for child in module:
-            x = rectified_forward(child, x, rule)
-        return x
-    if isinstance(module, (nn.ReLU, nn.LeakyReLU)):
-        slope = _slope(module)
-        if rule == "guided":
-            return GuidedLeakyReLU.apply(x, slope, False)
-        if rule == "guided_leaky":
-            return GuidedLeakyReLU.apply(x, slope, True)
-        if rule == "deconvnet":
-            return DeconvnetLeakyReLU.apply(x, slope)
-        return F.leaky_relu(x, slope)  # plain gradient; never in place, x is needed by autograd
-    return module(x)
-
-
-def _check_layer(discriminator: Discriminator, layer: int) -> int:
-    n = len(discriminator.feature_channels)
-    if layer < 0:
-        layer += n
-    if not 0 <= layer < n:
-        raise ValueError(f"D has hidden layers 0..{n - 1}; got layer {layer}")
-    return layer
-
-
-def feature_map(discriminator: Discriminator, images: torch.Tensor, layer: int, rule: str = "gradient") -> torch.Tensor:
-    """Hidden layer `layer`'s output (N, C_layer, S, S), with rectifiers under `rule` for the backward pass.
-
-    Only the blocks up to `layer` run. Images: float (N, C, H, W) in [-1, 1] on D's device.
-    """
-    layer = _check_layer(discriminator, layer)
-    x = images
-    for block in discriminator.blocks[: layer + 1]:
-        x = rectified_forward(block, x, rule)
-    return x
 
 
 def as_model_input(images: np.ndarray | torch.Tensor, device: torch.device | str = "cpu") -> torch.Tensor:
@@ -214,9 +123,8 @@ def guided_backprop(
         raise ValueError("guided_backprop needs D in eval mode (BatchNorm would use and update batch statistics); call .eval()")
     if target not in TARGETS:
         raise ValueError(f"unknown target {target!r}; choose one of {', '.join(TARGETS)}")
-    if rule not in RULES:
-        raise ValueError(f"unknown rule {rule!r}; choose one of {', '.join(RULES)}")
-    layer = _check_layer(discriminator, layer)
+    check_rule(rule)
+    layer = check_layer(discriminator, layer)
     device = model_device(discriminator)
     x_all = as_model_input(images, "cpu")
     n = x_all.shape[0]
@@ -233,7 +141,7 @@ def guided_backprop(
         for start in range(0, n, batch_size):
             x = x_all[start : start + batch_size].to(device).requires_grad_(True)
             idx = units[start : start + batch_size].to(device)
-            maps = feature_map(discriminator, x, layer, rule)  # (B, C_layer, S, S)
+            maps = layer_maps(discriminator, x, layer, rule=rule)  # (B, C_layer, S, S)
             chosen = maps[torch.arange(x.shape[0], device=device), idx].flatten(1)  # (B, S*S)
             value = chosen.amax(1) if target == "max" else chosen.sum(1)
             # images are independent in eval mode, so the gradient of the sum is each image's own

@@ -18,13 +18,14 @@ images they remain an instrument, not ground truth.
 
 Files are safetensors (fp16 weights) with a JSON header: the instrument kind, its
 architecture, and a report of how it was trained and how it scored. No pickles.
+
+This module is what the app and the analyses use: the networks, reading images, files.
+Making instruments (ground truth, augmentation, training, scoring) is `instruments_training.py`.
 """
 
 from __future__ import annotations
 
 import json
-import platform
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,19 +33,17 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
-from tqdm.auto import tqdm
 
-from ..data.faces import ATTRIBUTE_NAMES, FacesDataset
-from ..data.loading import _renderer_fingerprint, atomic_write, cache_dir, materialize
-from ..data.rooms import OBJECT_NAMES, RoomsDataset
-from ..checkpoints import (
+from ..data.rooms import OBJECT_NAMES
+from ..files import write_bytes_atomic
+from ..images import pixels_to_unit
+from ..safetensors_files import (
     CheckpointError,
     check_weights_fit,
     read_checked_safetensors,
     read_safetensors_metadata,
     safetensors_with_checksum,
 )
-from ..files import write_bytes_atomic
 
 FORMAT = "dcgan-explorer-instrument/1"
 KINDS = ("rooms", "faces")
@@ -52,11 +51,6 @@ INPUT_SIZE = 64  # instruments read 64-px images; other sizes are resized first
 MASK_SIZE = 16  # coverage maps are 16x16: one cell is 4x4 px at 64 px
 CELL = INPUT_SIZE // MASK_SIZE
 FACE_ATTRIBUTES = ("glasses", "smiling", "masculine")  # the boolean ones; "turn" is regressed
-
-# An object counts as present when one of its boxes covers at least this many pixels
-# at 64 px (boxes hold the visible extent; this drops slivers peeking out from behind
-# furniture, which no one would call "a picture in the room").
-MIN_PRESENT_AREA = 12
 
 TRAIN_SEED = 100  # data set seed of the training renders (the GANs use seed 0)
 EVAL_SEED = 200  # data set seed of the held-out renders in the shipped reports
@@ -240,7 +234,7 @@ def _as_input(images: Tensor | np.ndarray) -> Tensor:
     if x.dim() != 4 or x.shape[1] != 3:
         raise ValueError(f"images must be (N, 3, H, W) RGB, got shape {tuple(x.shape)}")
     if x.dtype == torch.uint8:
-        x = x.float().div(127.5).sub(1.0)
+        x = pixels_to_unit(x)
     elif x.is_floating_point():
         x = x.float()
         if x.numel() and (x.min() < -1.5 or x.max() > 1.5):
@@ -287,299 +281,6 @@ def read_faces(instrument: FaceInstrument, images: Tensor | np.ndarray, batch_si
     out = outs[0] if outs else torch.zeros((0, len(FACE_ATTRIBUTES) + 1))
     probs = torch.sigmoid(out[:, :3]).numpy()
     return FaceReading(probabilities={k: probs[:, i] for i, k in enumerate(FACE_ATTRIBUTES)}, turn=out[:, 3].numpy().copy())
-
-
-# --------------------------------------------------------------------------- ground truth
-
-
-def _room_data(n: int, seed: int, progress: bool = True) -> tuple[Tensor, Tensor]:
-    """Rooms of RoomsDataset(64, n, seed): uint8 images (N, 3, 64, 64) and padded boxes int16 (N, 6, K, 4).
-
-    Each room is rendered once for both (an empty box slot is all zeros); the result
-    is cached beside the GAN data, keyed by the renderer's source.
-    """
-    dataset = RoomsDataset(INPUT_SIZE, n, seed)
-    path = cache_dir() / f"instrument-rooms-{INPUT_SIZE}px-seed{seed}-n{n}-{_renderer_fingerprint(dataset)}.npz"
-    if path.exists():
-        try:
-            with np.load(path) as f:
-                return torch.from_numpy(f["images"]), torch.from_numpy(f["boxes"])
-        except (OSError, ValueError, KeyError):
-            path.unlink(missing_ok=True)  # damaged cache: render again
-    images = np.empty((n, 3, INPUT_SIZE, INPUT_SIZE), np.uint8)
-    all_boxes: list[dict] = []
-    for i in tqdm(range(n), desc=f"rendering rooms seed {seed}", disable=not progress, unit="img", mininterval=1.0):
-        room = dataset.room(i)
-        images[i] = room.image.transpose(2, 0, 1)
-        all_boxes.append(room.boxes)
-    k = max([1] + [len(b[name]) for b in all_boxes for name in OBJECT_NAMES])
-    boxes = np.zeros((n, len(OBJECT_NAMES), k, 4), np.int16)
-    for i, b in enumerate(all_boxes):
-        for j, name in enumerate(OBJECT_NAMES):
-            for s, box in enumerate(b[name]):
-                boxes[i, j, s] = box
-    with atomic_write(path) as f:
-        np.savez(f, images=images, boxes=boxes)
-    return torch.from_numpy(images), torch.from_numpy(boxes)
-
-
-def room_targets(boxes: Tensor, image_size: int = INPUT_SIZE) -> tuple[Tensor, Tensor]:
-    """Ground truth from boxes (N, 6, K, 4) in pixels: presence (N, 6) in {0, 1} and the soft coverage
-    (N, 6, 16, 16): the fraction of each cell inside any box of that object.
-
-    Present = some box covers at least MIN_PRESENT_AREA px (scaled from 64 px to `image_size`).
-    """
-    b = boxes.float().clamp(0, image_size)
-    x0, y0, x1, y1 = b.unbind(-1)
-    area = (x1 - x0).clamp(min=0) * (y1 - y0).clamp(min=0)
-    presence = (area >= MIN_PRESENT_AREA * (image_size / INPUT_SIZE) ** 2).any(-1).float()
-    centres = torch.arange(image_size, dtype=torch.float32) + 0.5
-    in_x = (centres >= x0[..., None]) & (centres < x1[..., None])  # (N, 6, K, W)
-    in_y = (centres >= y0[..., None]) & (centres < y1[..., None])
-    pixels = (in_y[..., :, None] & in_x[..., None, :]).any(2).float()  # (N, 6, H, W)
-    return presence, F.adaptive_avg_pool2d(pixels, MASK_SIZE)
-
-
-def _face_data(n: int, seed: int, progress: bool = True) -> tuple[Tensor, Tensor]:
-    """Faces of FacesDataset(64, n, seed): uint8 images (N, 3, 64, 64) and labels float (N, 4), ATTRIBUTE_NAMES order."""
-    dataset = FacesDataset(INPUT_SIZE, n, seed)
-    images = materialize(dataset, cache_key=f"faces-{INPUT_SIZE}px-seed{seed}-n{n}", progress=progress)
-    return images, torch.from_numpy(dataset.attribute_array())
-
-
-# --------------------------------------------------------------------------- augmentation
-
-
-def _gaussian_kernels(sigma: Tensor, radius: int = 2) -> Tensor:
-    """(B, 2r+1) normalised 1-D Gaussian kernels; sigma 0 gives the identity."""
-    t = torch.arange(-radius, radius + 1, dtype=torch.float32)
-    k = torch.exp(-0.5 * (t / sigma.clamp(min=1e-3)[:, None]) ** 2)
-    return k / k.sum(1, keepdim=True)
-
-
-def augment(x: Tensor, g: torch.Generator, boxes: Tensor | None = None, turn: Tensor | None = None):
-    """Mild, label-preserving distortions of float [-1, 1] images (B, 3, H, W), so that the
-    instruments transfer to GAN samples: horizontal flip (boxes mirrored, turn negated),
-    shifts of up to 2 px (boxes follow), Gaussian blur (sigma up to 1.2 px on 60% of images),
-    brightness x0.85-1.15, contrast x0.85-1.15, per-channel gain x0.95-1.05, noise (std up
-    to 0.05). Returns (images, boxes, turn) with the same Nones.
-    """
-    b, _, h, w = x.shape
-    r = lambda *shape: torch.rand(*shape, generator=g)  # noqa: E731
-    flip = r(b) < 0.5
-    x = torch.where(flip[:, None, None, None], x.flip(-1), x)
-    if boxes is not None:
-        boxes = boxes.clone()
-        mirrored = torch.stack([w - boxes[..., 2], boxes[..., 1], w - boxes[..., 0], boxes[..., 3]], -1)
-        empty = (boxes[..., 2] <= boxes[..., 0])[..., None]
-        boxes = torch.where(flip[:, None, None, None] & ~empty, mirrored, boxes)
-    if turn is not None:
-        turn = torch.where(flip, -turn, turn)
-
-    m = 2  # shifts
-    shifts = torch.randint(-m, m + 1, (b, 2), generator=g)
-    padded = F.pad(x, (m, m, m, m), mode="replicate")
-    x = torch.stack([padded[i, :, m - dy : m - dy + h, m - dx : m - dx + w] for i, (dx, dy) in enumerate(shifts.tolist())])
-    if boxes is not None:
-        empty = (boxes[..., 2] <= boxes[..., 0])[..., None]
-        moved = boxes + torch.stack([shifts[:, 0], shifts[:, 1]] * 2, -1)[:, None, None, :].to(boxes.dtype)
-        boxes = torch.where(empty, boxes, moved.clamp(0, w))
-
-    sigma = torch.where(r(b) < 0.6, 0.3 + 0.9 * r(b), torch.zeros(b))
-    k = _gaussian_kernels(sigma).repeat_interleave(3, 0)  # (B*3, 5)
-    y = x.reshape(1, b * 3, h, w)
-    y = F.conv2d(F.pad(y, (2, 2, 0, 0), mode="replicate"), k[:, None, None, :], groups=b * 3)
-    y = F.conv2d(F.pad(y, (0, 0, 2, 2), mode="replicate"), k[:, None, :, None], groups=b * 3)
-    x = y.reshape(b, 3, h, w)
-
-    u = (x + 1) / 2
-    mean = u.mean((1, 2, 3), keepdim=True)
-    u = mean + (u - mean) * (0.85 + 0.3 * r(b, 1, 1, 1))
-    u = u * (0.85 + 0.3 * r(b, 1, 1, 1)) * (0.95 + 0.1 * r(b, 3, 1, 1))
-    x = u * 2 - 1
-    x = x + torch.randn(x.shape, generator=g) * (0.05 * r(b, 1, 1, 1))
-    return x.clamp(-1, 1), boxes, turn
-
-
-# --------------------------------------------------------------------------- training
-
-
-def _hardware(device: torch.device) -> str:
-    from ..device import describe_device
-
-    return describe_device(device)
-
-
-def _optimizer(model: nn.Module, steps: int, lr: float):
-    opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=1e-4)
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=max(steps, 1), pct_start=0.1)
-    return opt, sched
-
-
-def train_room_instrument(
-    n_train: int = 20_000,
-    steps: int = 3000,
-    seed: int = TRAIN_SEED,
-    progress: bool = True,
-    batch_size: int = 64,
-    width: int = 32,
-    lr: float = 3e-3,
-    n_eval: int = 2000,
-    eval_seed: int = EVAL_SEED,
-    device: str = "cpu",
-) -> tuple[RoomInstrument, dict]:
-    """Train a RoomInstrument on renders of RoomsDataset(64, n_train, seed); score it on `n_eval`
-    renders of `eval_seed` (skipped when 0). Loss: BCE on presence + BCE on soft coverage.
-
-    Returns the model (eval mode) and a report {"held_out": ..., "training": ...}.
-    """
-    if seed == eval_seed:
-        raise ValueError("seed and eval_seed must differ: the report must be on renders never trained on")
-    dev = torch.device(device)
-    images, boxes = _room_data(n_train, seed, progress)
-    start = time.perf_counter()
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        model = RoomInstrument(width).to(dev)
-        g = torch.Generator().manual_seed(seed)
-        opt, sched = _optimizer(model, steps, lr)
-        model.train()
-        bar = tqdm(range(steps), desc="training room instrument", disable=not progress, mininterval=1.0)
-        for _ in bar:
-            idx = torch.randint(0, n_train, (batch_size,), generator=g)
-            x, bx, _ = augment(images[idx].float().div(127.5).sub(1.0), g, boxes=boxes[idx])
-            presence, cover = room_targets(bx)
-            p_logits, m_logits = model(x.to(dev))
-            loss = F.binary_cross_entropy_with_logits(p_logits, presence.to(dev)) + F.binary_cross_entropy_with_logits(
-                m_logits, cover.to(dev)
-            )
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            sched.step()
-            bar.set_postfix(loss=f"{loss.item():.3f}", refresh=False)
-    seconds = time.perf_counter() - start
-    model.eval().requires_grad_(False)
-    training = {
-        "data": f"RoomsDataset(image_size=64, length={n_train}, seed={seed})",
-        "n_train": n_train, "seed": seed, "steps": steps, "batch_size": batch_size, "lr": lr,
-        "optimizer": "AdamW (weight decay 1e-4), one-cycle schedule",
-        "augmentation": "flip, +-2 px shift, Gaussian blur sigma<=1.2 px (60%), brightness/contrast x0.85-1.15, "
-        "channel gain x0.95-1.05, noise std<=0.05",
-        "presence_rule": f"some box of the object covers >= {MIN_PRESENT_AREA} px^2 at 64 px",
-        "seconds": round(seconds, 1), "hardware": _hardware(dev), "torch": torch.__version__,
-        "platform": platform.platform(),
-    }
-    held_out = evaluate_room_instrument(model, n=n_eval, seed=eval_seed, progress=progress) if n_eval else None
-    return model, {"held_out": held_out, "training": training}
-
-
-def train_face_instrument(
-    n_train: int = 20_000,
-    steps: int = 3000,
-    seed: int = TRAIN_SEED,
-    progress: bool = True,
-    batch_size: int = 64,
-    width: int = 24,
-    lr: float = 3e-3,
-    n_eval: int = 2000,
-    eval_seed: int = EVAL_SEED,
-    device: str = "cpu",
-) -> tuple[FaceInstrument, dict]:
-    """Train a FaceInstrument on FacesDataset(64, n_train, seed); score it on `n_eval` faces of
-    `eval_seed` (skipped when 0). Loss: BCE on the three attributes + 2 x MSE on the turn.
-
-    Returns the model (eval mode) and a report {"held_out": ..., "training": ...}.
-    """
-    if seed == eval_seed:
-        raise ValueError("seed and eval_seed must differ: the report must be on renders never trained on")
-    dev = torch.device(device)
-    images, labels = _face_data(n_train, seed, progress)
-    start = time.perf_counter()
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        model = FaceInstrument(width).to(dev)
-        g = torch.Generator().manual_seed(seed)
-        opt, sched = _optimizer(model, steps, lr)
-        model.train()
-        bar = tqdm(range(steps), desc="training face instrument", disable=not progress, mininterval=1.0)
-        for _ in bar:
-            idx = torch.randint(0, n_train, (batch_size,), generator=g)
-            y = labels[idx]
-            x, _, turn = augment(images[idx].float().div(127.5).sub(1.0), g, turn=y[:, 3])
-            out = model(x.to(dev))
-            loss = F.binary_cross_entropy_with_logits(out[:, :3], y[:, :3].to(dev)) + 2.0 * F.mse_loss(out[:, 3], turn.to(dev))
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            sched.step()
-            bar.set_postfix(loss=f"{loss.item():.3f}", refresh=False)
-    seconds = time.perf_counter() - start
-    model.eval().requires_grad_(False)
-    training = {
-        "data": f"FacesDataset(image_size=64, length={n_train}, seed={seed})",
-        "n_train": n_train, "seed": seed, "steps": steps, "batch_size": batch_size, "lr": lr,
-        "optimizer": "AdamW (weight decay 1e-4), one-cycle schedule",
-        "augmentation": "flip (turn negated), +-2 px shift, Gaussian blur sigma<=1.2 px (60%), "
-        "brightness/contrast x0.85-1.15, channel gain x0.95-1.05, noise std<=0.05",
-        "seconds": round(seconds, 1), "hardware": _hardware(dev), "torch": torch.__version__,
-        "platform": platform.platform(),
-    }
-    held_out = evaluate_face_instrument(model, n=n_eval, seed=eval_seed, progress=progress) if n_eval else None
-    return model, {"held_out": held_out, "training": training}
-
-
-# --------------------------------------------------------------------------- evaluation
-
-
-def evaluate_room_instrument(model: RoomInstrument, n: int = 2000, seed: int = EVAL_SEED, progress: bool = False) -> dict:
-    """Scores on `n` clean renders of RoomsDataset(64, n, seed): presence accuracy per object (and
-    the share of rooms that have it, i.e. the majority baseline), and mask IoU per object (cells
-    with P >= 0.5 against cells at least half covered by a box, pooled over all images).
-    """
-    images, boxes = _room_data(n, seed, progress)
-    presence, cover = room_targets(boxes)
-    reading = read_rooms(model, images)
-    predicted = torch.from_numpy(reading.presence >= 0.5)
-    accuracy = (predicted == presence.bool()).float().mean(0)
-    pred_masks, true_masks = torch.from_numpy(reading.masks >= 0.5), cover >= 0.5
-    inter = (pred_masks & true_masks).sum((0, 2, 3)).float()
-    union = (pred_masks | true_masks).sum((0, 2, 3)).float().clamp(min=1)
-    iou = inter / union
-    w = _object_index("window")
-    return {
-        "n": n,
-        "seed": seed,
-        "data": f"RoomsDataset(image_size=64, length={n}, seed={seed})",
-        "window_presence_accuracy": round(float(accuracy[w]), 4),
-        "window_mask_iou": round(float(iou[w]), 4),
-        "presence_accuracy": {k: round(float(accuracy[i]), 4) for i, k in enumerate(OBJECT_NAMES)},
-        "presence_base_rate": {k: round(float(presence[:, i].mean()), 4) for i, k in enumerate(OBJECT_NAMES)},
-        "mask_iou": {k: round(float(iou[i]), 4) for i, k in enumerate(OBJECT_NAMES)},
-    }
-
-
-def evaluate_face_instrument(model: FaceInstrument, n: int = 2000, seed: int = EVAL_SEED, progress: bool = False) -> dict:
-    """Scores on `n` clean renders of FacesDataset(64, n, seed): accuracy per attribute (and its base
-    rate), turn mean absolute error, and turn sign accuracy on faces with |turn| > TURN_SIGN_MARGIN.
-    """
-    images, labels = _face_data(n, seed, progress)
-    reading = read_faces(model, images)
-    truth = labels.numpy()
-    turn = truth[:, ATTRIBUTE_NAMES.index("turn")]
-    turned = np.abs(turn) > TURN_SIGN_MARGIN
-    return {
-        "n": n,
-        "seed": seed,
-        "data": f"FacesDataset(image_size=64, length={n}, seed={seed})",
-        "accuracy": {
-            k: round(float(((reading.probabilities[k] >= 0.5) == (truth[:, ATTRIBUTE_NAMES.index(k)] > 0.5)).mean()), 4)
-            for k in FACE_ATTRIBUTES
-        },
-        "base_rate": {k: round(float(truth[:, ATTRIBUTE_NAMES.index(k)].mean()), 4) for k in FACE_ATTRIBUTES},
-        "turn_mae": round(float(np.abs(reading.turn - turn).mean()), 4),
-        "turn_sign_accuracy": round(float((np.sign(reading.turn[turned]) == np.sign(turn[turned])).mean()), 4),
-    }
 
 
 # --------------------------------------------------------------------------- files

@@ -35,7 +35,9 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from .concepts import NOISE_SCALE, TURN_SELECT, binary_targets, fit_directions, held_out, read_codes
+from .arithmetic import NOISE_SCALE
+from .directions import binary_targets, fit_directions, held_out
+from .labelling import TURN_SELECT, read_codes
 
 LINE_POINTS = 33  # points per straight line between two random codes
 NOISE_SAMPLES = 2000  # samples read again with the neighbour noise (at most n)

@@ -1,10 +1,10 @@
 """What the vector-arithmetic protocol can score at best: the equations run on ideal latent spaces.
 
-The benchmark (`concepts.arithmetic_benchmark`) asks a generator to get "A - B + C" right with 3
+The benchmark (`arithmetic_benchmark.arithmetic_benchmark`) asks a generator to get "A - B + C" right with 3
 exemplars per concept. Even a generator whose attributes are exact half-spaces of z (present where
 z . n > t, nothing curved) fails some draws: the 3 exemplars of "man with glasses" may sit just
 inside the glasses side, the 3 of "woman without glasses" deep on the other side, and Y lands
-short. This module runs the same draws with the same code (`concepts.draw_equation`) on z
+short. This module runs the same draws with the same code (`equations.draw_equation`) on z
 labelled by half-spaces instead of by G and the instrument, so a measured rate can be read against
 what the protocol allows:
 
@@ -30,7 +30,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from .concepts import MIN_PER_CONCEPT, NOISE_SCALE, Equation, draw_equation, majority_shows
+from .arithmetic import MIN_PER_CONCEPT, NOISE_SCALE
+from .equations import Equation, draw_equation, majority_shows
 
 CEILING_DRAWS = 4000  # draws per ceiling: cheap (no generator), and tight (binomial std under 0.7 points)
 KINDS = ("ideal", "axes", "fitted")
@@ -110,7 +111,7 @@ def equation_ceiling(
 ) -> float:
     """Share of `draws` where Y and its 8 neighbours show the target on a majority, all read by `spaces`.
 
-    The same protocol as the benchmark (`concepts.draw_equation`): exemplars drawn among the pool
+    The same protocol as the benchmark (`equations.draw_equation`): exemplars drawn among the pool
     codes `spaces` reads as each concept, Y = mean(A) - mean(B) + mean(C), 8 neighbours with
     uniform noise of `scale`. NaN when the pool holds fewer than `per_concept` exemplars of a concept.
     """

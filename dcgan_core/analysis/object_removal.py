@@ -48,9 +48,9 @@ well, so a file stands on its own.
 Model identity: annotations only mean something for the weights they were drawn on (the
 same z gives another picture after more training), so a file carries the model's name
 and a fingerprint of its generator: SHA-256 over the model config and the generator's
-state dict with float tensors rounded to fp16. The rounding makes a shipped fp16 copy
-(`dcgan export`) and the fp32 checkpoint it came from the same model. Imports whose
-fingerprint differs are refused.
+state dict with float tensors rounded to fp16 (`user_data.ModelIdentity`). The rounding
+makes a shipped fp16 copy (`dcgan export`) and the fp32 checkpoint it came from the same
+model. Imports whose fingerprint differs are refused. Files live in `user_data.annotations_dir()`.
 """
 
 from __future__ import annotations
@@ -58,7 +58,6 @@ from __future__ import annotations
 import contextlib
 import json
 import math
-import os
 import re
 import threading
 import time
@@ -69,17 +68,19 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..checkpoints import generator_fingerprint
 from ..data.rooms import OBJECT_NAMES
+from ..features import check_layer, layer_maps
 from ..files import write_json_atomic
 from ..generate import generate
 from ..latent import sample_z
 from ..models import Generator
+from .user_data import ModelIdentity, annotations_dir, safe_name
 
 FORMAT = "dcgan-explorer-annotations/1"
 IMAGE_SIZE = 64  # annotations are drawn on 64-px images (the instruments' size)
 POOL_MAX = 1000  # pool image i of seed s is sample_z(POOL_MAX, config, seed=s)[i]
 SOURCES = ("hand", "instrument")
+IDENTITY_KEYS = ("name", "fingerprint", "step", "image_size", "nz")  # what an annotations file records of its model
 PAPER_IMAGES, PAPER_BOXES = 150, 52  # what the paper annotated (section 6.3.1)
 MIN_BOX_PX = 2.0  # boxes thinner than this (image pixels) are clicks, not boxes
 MAX_IMPORT_BYTES = 20_000_000
@@ -97,33 +98,6 @@ Box = tuple[float, float, float, float]  # (x0, y0, x1, y1) in image pixels, x1/
 
 class AnnotationError(ValueError):
     """Annotations that cannot be used (malformed, for another model or object); the message says why and what to do."""
-
-
-# --------------------------------------------------------------------------- model identity
-
-
-@dataclass(frozen=True)
-class ModelIdentity:
-    """Which weights annotations belong to: a name for people, a fingerprint for the machine."""
-
-    name: str
-    fingerprint: str  # hex SHA-256 of config + generator weights (fp16-rounded), see `generator_fingerprint`
-    step: int
-    image_size: int
-    nz: int
-
-    @classmethod
-    def of(cls, name: str, generator: Generator, step: int = 0) -> ModelIdentity:
-        return cls(
-            name=str(name), fingerprint=generator_fingerprint(generator), step=int(step),
-            image_size=generator.config.image_size, nz=generator.config.nz,
-        )
-
-    def describe(self) -> str:
-        return f"model {self.name} (step {self.step:,}, fingerprint {self.fingerprint[:12]})"
-
-    def to_dict(self) -> dict:
-        return {"name": self.name, "fingerprint": self.fingerprint, "step": self.step, "image_size": self.image_size, "nz": self.nz}
 
 
 # --------------------------------------------------------------------------- annotations
@@ -197,7 +171,8 @@ class AnnotationSet:
         return torch.tensor([a.z for a in self.images], dtype=torch.float32).reshape(len(self.images), self.model.nz)
 
     def to_dict(self) -> dict:
-        return {"format": FORMAT, "object": self.object_name, "model": self.model.to_dict(), "images": [a.to_dict() for a in self.images]}
+        return {"format": FORMAT, "object": self.object_name, "model": self.model.to_dict(IDENTITY_KEYS),
+                "images": [a.to_dict() for a in self.images]}
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), indent=1, sort_keys=True) + "\n"
@@ -293,7 +268,7 @@ def _read_model(m) -> ModelIdentity:
         raise AnnotationError(f"bad 'model' entry {json.dumps(m)[:200]}: needs name, a 64-hex-digit fingerprint, step, image_size and nz")
     if m["image_size"] != IMAGE_SIZE:
         raise AnnotationError(f"annotations are drawn on {IMAGE_SIZE}-px images; this file says {m['image_size']} px")
-    return ModelIdentity(name=m["name"], fingerprint=m["fingerprint"], step=m["step"], image_size=m["image_size"], nz=m["nz"])
+    return ModelIdentity.from_dict(m, required=IDENTITY_KEYS)
 
 
 def _read_annotation(item, i: int, model: ModelIdentity) -> Annotation:
@@ -363,20 +338,6 @@ def make_annotation(
 # --------------------------------------------------------------------------- storage
 
 
-def annotations_dir() -> Path:
-    """$DCGAN_ANNOTATIONS_DIR, else $XDG_DATA_HOME/dcgan-explorer/annotations (default ~/.local/share/...)."""
-    env = os.environ.get("DCGAN_ANNOTATIONS_DIR")
-    if env:
-        return Path(env).expanduser()
-    data_home = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
-    return Path(data_home).expanduser() / "dcgan-explorer" / "annotations"
-
-
-def _safe(text: str) -> str:
-    """A file-name part: letters, digits, '_' and '-' only (anything else becomes '_'), at most 64 characters."""
-    return re.sub(r"[^A-Za-z0-9_-]+", "_", text).strip("_")[:64] or "model"
-
-
 _write_lock = threading.Lock()  # sessions of one app process are threads
 
 
@@ -395,7 +356,7 @@ class AnnotationStore:
     def path(self, model: ModelIdentity, object_name: str) -> Path:
         if not valid_object_name(object_name):
             raise AnnotationError(f"bad object name {object_name!r}: use letters, digits, - and _")
-        return self.root / f"{_safe(model.name)}-{model.fingerprint[:16]}-{_safe(object_name)}.json"
+        return self.root / f"{safe_name(model.name, 'model')}-{model.fingerprint[:16]}-{safe_name(object_name)}.json"
 
     def load(self, model: ModelIdentity, object_name: str) -> AnnotationSet:
         """The saved annotations (none yet: an empty set). A damaged file raises AnnotationError naming it."""
@@ -440,7 +401,7 @@ class AnnotationStore:
         if not self.root.is_dir():
             return []
         mine = self.path(model, object_name)
-        pattern = f"{_safe(model.name)}-*-{_safe(object_name)}.json"
+        pattern = f"{safe_name(model.name, 'model')}-*-{safe_name(object_name)}.json"
         return sorted(p for p in self.root.glob(pattern) if p != mine)
 
     @contextlib.contextmanager
@@ -529,13 +490,12 @@ def layer_features(generator: Generator, z: torch.Tensor, layer: int, batch_size
     """float32 (N, C, S, S) activations of hidden `layer` for codes z (the model is not changed)."""
     if generator.training:
         raise ValueError("needs the generator in eval mode (load_model returns it so)")
-    if not 0 <= layer < len(generator.feature_channels):
-        raise ValueError(f"layer must be a hidden layer 0..{len(generator.feature_channels) - 1}, got {layer}")
+    layer = check_layer(generator, layer)
     device = next(generator.parameters()).device
     out = []
     for start in range(0, z.shape[0], batch_size):
-        _, feats = generator(z[start : start + batch_size].to(device=device, dtype=torch.float32), return_features=True)
-        out.append(feats[layer].float().cpu().numpy())
+        out.append(layer_maps(generator, z[start : start + batch_size].to(device=device, dtype=torch.float32), layer)
+                   .float().cpu().numpy())
     c, s = generator.feature_channels[layer], generator.feature_sizes[layer]
     return np.concatenate(out) if out else np.zeros((0, c, s, s), np.float32)
 
@@ -690,8 +650,9 @@ def generate_with_and_without(
 ) -> tuple[np.ndarray, np.ndarray]:
     """uint8 (N, H, W, C) twice: the images of z, and the same z with `maps` of `layer` zeroed everywhere.
 
-    Dropping is an argument of the forward pass (`Generator.forward(drop=...)`), so a model
-    shared by many users is never modified.
+    Dropping is an argument of the forward pass (`Generator.forward(drop=...)`, built on
+    `features.set_maps`, as `features.run_with_maps` is), so a model shared by many users
+    is never modified.
     """
     before = generate(generator, z, batch_size=batch_size)
     maps = [int(m) for m in maps]

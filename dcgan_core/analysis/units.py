@@ -52,16 +52,9 @@ from PIL import Image, UnidentifiedImageError
 from ..checkpoints import LoadedModel
 from ..data.readers import MAX_IMAGE_PIXELS, center_crop_resize
 from ..data.rooms import OBJECT_NAMES, RoomsDataset
+from ..features import check_layer, layer_maps
 from ..models import Discriminator
-from .guided_backprop import (
-    _check_layer,
-    as_model_input,
-    energy,
-    feature_map,
-    guided_backprop,
-    model_device,
-    random_discriminator,
-)
+from .guided_backprop import as_model_input, energy, guided_backprop, model_device, random_discriminator
 
 TOP_FRACTION = 0.01  # selectivity compares the top 1% of images with the whole pool
 MEASURE_SEED = 20_002  # data set seed of the rooms pool of the object-energy measurement (GANs train on seed 0)
@@ -95,13 +88,13 @@ def max_responses(
     """
     if discriminator.training:
         raise ValueError("max_responses needs D in eval mode (call .eval())")
-    layer = _check_layer(discriminator, layer)
+    layer = check_layer(discriminator, layer)
     device = model_device(discriminator)
     n = len(images)
     out = np.empty((n, discriminator.feature_channels[layer]), dtype=np.float32)
     for start in range(0, n, batch_size):
         x = as_model_input(images[start : start + batch_size], device)
-        out[start : start + x.shape[0]] = feature_map(discriminator, x, layer).flatten(2).amax(2).float().cpu().numpy()
+        out[start : start + x.shape[0]] = layer_maps(discriminator, x, layer).flatten(2).amax(2).float().cpu().numpy()
         if progress is not None:
             progress(min(start + batch_size, n), n)
     return out
@@ -195,9 +188,9 @@ def feature_maps(discriminator: Discriminator, images: np.ndarray | torch.Tensor
     """D's maps of one hidden layer for every image: float32 (N, C, h, w) on the CPU; D in eval mode, not modified."""
     if discriminator.training:
         raise ValueError("feature_maps needs D in eval mode (call .eval())")
-    layer = _check_layer(discriminator, layer)
+    layer = check_layer(discriminator, layer)
     device = model_device(discriminator)
-    parts = [feature_map(discriminator, as_model_input(images[s : s + batch_size], device), layer).float().cpu().numpy()
+    parts = [layer_maps(discriminator, as_model_input(images[s : s + batch_size], device), layer).float().cpu().numpy()
              for s in range(0, len(images), batch_size)]
     return np.concatenate(parts)
 
@@ -318,7 +311,7 @@ def measure_object_energy(
         raise ValueError(f"{len(images)} images but {len(boxes)} box lists")
     if select not in SELECTIONS:
         raise ValueError(f"unknown unit selection {select!r}; expected one of {', '.join(SELECTIONS)}")
-    layer = _check_layer(discriminator, layer)
+    layer = check_layer(discriminator, layer)
     if responses is None:
         responses = max_responses(discriminator, images, layer)
     sel = selectivity(responses)

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 import plotly.graph_objects as go
 
-from dcgan_core.analysis import concepts, latent_geometry
+from dcgan_core.analysis import arithmetic_benchmark, latent_geometry
 
 from ..arithmetic import ATTRIBUTE_WORDS, standard_error
 
@@ -39,7 +39,7 @@ def attribute_layout_figure(rows: Sequence[latent_geometry.AttributeGeometry]) -
     return fig
 
 
-def benchmark_figure(done: Sequence[concepts.EquationResult]) -> go.Figure:
+def benchmark_figure(done: Sequence[arithmetic_benchmark.EquationResult]) -> go.Figure:
     """Per equation (its target on the x axis), the measured success rates beside the controls and the linear ceilings.
 
     Measured rates carry a whisker of one standard error over the draws; the rest have none."""

@@ -1,0 +1,67 @@
+"""What the Latent walk page needs besides drawing: its widgets' state rules and a fast preview GIF.
+
+The page (pages/1_latent_walk.py) draws everything that depends on the walk's settings in one
+`st.fragment`, so changing the seed reruns only that part; the GIF here is encoded with one
+palette for the whole walk, which keeps that rerun short.
+"""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import streamlit as st
+from PIL import Image
+
+from . import app_state as keys
+
+PALETTE_SAMPLE_FRAMES = 9  # frames the GIF's one palette is built from (median cut over all frames is 5x slower)
+
+
+def clamp_state(key: str, lo: int, hi: int) -> None:
+    """Keep a slider's stored value inside a range that just changed."""
+    if key in st.session_state:
+        st.session_state[key] = min(max(int(st.session_state[key]), lo), hi)
+
+
+def select_frame_from_plot() -> None:
+    """on_select of the path plot: the clicked point's frame (its customdata) becomes the frame viewer's frame."""
+    points = st.session_state[keys.WALK_PATH_PLOT]["selection"]["points"]
+    if points:
+        data = points[0].get("customdata")
+        st.session_state[keys.WALK_FRAME] = int(data[0] if isinstance(data, list) else data)
+
+
+def walk_animation_gif(frames: np.ndarray, fps: float = 12.0, scale: int = 1, bounce: bool = False) -> bytes:
+    """An endlessly looping GIF of uint8 (F, H, W, C) frames, each blown up `scale` times (nearest).
+
+    Like `dcgan_core.generate.animation_gif`, but quantised once for the whole walk: one 256-colour
+    palette (median cut over PALETTE_SAMPLE_FRAMES evenly spaced frames, first and last included:
+    the waypoints of the default 9-point, 8-step walk) mapped onto every frame in one call, and each frame encoded once even when
+    `bounce` plays it twice. A 65-frame 64-px walk at x4 takes about 0.2 s instead of 0.8 s, at
+    a mean colour error of about 5 / 255 instead of 3 / 255 (frames of a walk share their colours).
+    """
+    if frames.ndim != 4 or frames.shape[0] < 1:
+        raise ValueError(f"expected (F, H, W, C) frames, got shape {frames.shape}")
+    if fps <= 0:
+        raise ValueError(f"fps must be positive, got {fps}")
+    n, h, w, c = frames.shape
+    if c == 1:
+        strip = Image.fromarray(np.ascontiguousarray(frames[..., 0]).reshape(n * h, w))
+    else:
+        sample = np.unique(np.linspace(0, n - 1, PALETTE_SAMPLE_FRAMES).round().astype(int))
+        palette = Image.fromarray(frames[sample].reshape(-1, w, c)).quantize(256, dither=Image.Dither.NONE)
+        strip = Image.fromarray(np.ascontiguousarray(frames).reshape(n * h, w, c)).quantize(palette=palette, dither=Image.Dither.NONE)
+    if scale > 1:
+        strip = strip.resize((w * scale, n * h * scale), Image.Resampling.NEAREST)
+    fh, fw = h * scale, w * scale
+    pictures = [strip.crop((0, i * fh, fw, (i + 1) * fh)) for i in range(n)]
+    order = list(range(n))
+    if bounce and n > 2:
+        order += order[-2:0:-1]
+    buf = io.BytesIO()
+    pictures[0].save(
+        buf, format="GIF", save_all=True, append_images=[pictures[i] for i in order[1:]], duration=round(1000 / fps),
+        loop=0, disposal=1, optimize=False,
+    )
+    return buf.getvalue()
