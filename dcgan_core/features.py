@@ -34,17 +34,15 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from functools import partial
-from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-if TYPE_CHECKING:  # models.py builds its forward passes on this module, so it is imported for types only
-    from .models import Discriminator, Generator
-
-    Net = Generator | Discriminator
+# A Generator or a Discriminator of models.py: anything with `.blocks` whose last block is the output block.
+# (models.py builds its forward passes on this module, so the classes are not imported here.)
+Net = nn.Module
 
 RULES = ("guided", "guided_leaky", "deconvnet", "gradient")
 RULE_NAMES = {
