@@ -33,22 +33,32 @@ from dcgan_core.train import TrainConfig
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def train_command(train_config: dict, steps: int) -> str:
-    """The `dcgan train` command that reproduces the run up to `steps` (flags only where not default)."""
+def train_command(train_config: dict, steps: int, g_ema_since: int = 0) -> str:
+    """The `dcgan train` command(s) that reproduce the run up to `steps` (flags only where not default).
+
+    A run whose average of G's weights was turned on when resuming at step `g_ema_since` > 0 takes two
+    commands: the run without it to that step, then `--resume` with `--g-ema` (resume is exact).
+    """
     from dcgan_core.cli import TRAIN_FLAGS
 
     defaults = TrainConfig().to_dict()
+    late_average = train_config.get("g_ema", 0.0) > 0 and g_ema_since > 0
     parts = ["dcgan", "train"]
     for name, (flag, _) in TRAIN_FLAGS.items():
-        value = steps if name == "steps" else train_config.get(name)
-        if name in ("device", "num_workers", "log_every") or value is None:
+        value = (g_ema_since if late_average else steps) if name == "steps" else train_config.get(name)
+        if name in ("device", "num_workers", "log_every") or value is None or (late_average and name == "g_ema"):
             continue
         if value != defaults.get(name) or name in ("dataset", "image_size", "steps", "out_dir"):
             parts += [flag, str(value)]
-    return " ".join(shlex.quote(p) for p in parts)
+    command = " ".join(shlex.quote(p) for p in parts)
+    if late_average:
+        resume = ["dcgan", "train", "--resume", str(train_config["out_dir"]), "--g-ema", str(train_config["g_ema"]),
+                  "--steps", str(steps)]
+        command += "\n" + " ".join(shlex.quote(p) for p in resume)
+    return command
 
 
-def stabilisers(train_config: dict) -> str:
+def stabilisers(train_config: dict, g_ema_since: int = 0) -> str:
     """The opt-in departures from the paper's training, in words (README "When D wins at once")."""
     said = []
     if train_config.get("instance_noise", 0.0) > 0:
@@ -57,6 +67,10 @@ def stabilisers(train_config: dict) -> str:
                     + (f", its std falling linearly to 0 at step {anneal:,}" if anneal else ""))
     if train_config.get("real_label", 1.0) < 1.0:
         said.append(f"one-sided label smoothing (real target {train_config['real_label']})")
+    if train_config.get("g_ema", 0.0) > 0:
+        since = f" from step {g_ema_since:,}" if g_ema_since else ""
+        said.append(f"G is the average of G's weights (decay {train_config['g_ema']}){since}, "
+                    "BatchNorm statistics measured for it")
     return "; ".join(said) if said else "none (the paper's loss as is)"
 
 
@@ -152,7 +166,7 @@ Trained by this project with its own command; nothing here was downloaded.
 | training data | `{tc['dataset']}` renders {cfg.image_size} px, data set seed {tc['seed']}, {tc['dataset_size']:,} images |
 | steps | {ckpt.step:,} (batch {tc['batch_size']}: {meta.get('images_seen', ckpt.step * tc['batch_size']):,} images seen) |
 | optimiser | Adam lr {tc['lr']}, betas ({tc['beta1']}, {tc['beta2']}) (paper settings) |
-| stabilisers | {stabilisers(tc)} |
+| stabilisers | {stabilisers(tc, meta.get('g_ema_since', 0))} |
 | precision | {meta.get('precision')} autocast, channels_last {tc.get('channels_last')} |
 | training time | {hours:.2f} h of training loop (checkpointing and sampling included; data rendering not) |
 | hardware | {meta.get('device')}{(' ' + args.hardware_note) if args.hardware_note else ''}; torch {meta.get('torch')} |
@@ -160,7 +174,7 @@ Trained by this project with its own command; nothing here was downloaded.
 Command (reproduces these weights bit for bit on the same hardware, thread count and precision):
 
 ```bash
-{train_command(tc, ckpt.step)}
+{train_command(tc, ckpt.step, meta.get('g_ema_since', 0))}
 dcgan export {shlex.quote(str(tc['out_dir']))} --out models/{args.name}/model.safetensors
 ```
 
