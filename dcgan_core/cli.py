@@ -728,6 +728,7 @@ def cmd_forget(args) -> int:
     import torch
 
     from .analysis import object_removal as removal
+    from .analysis.annotations import IMAGE_SIZE, AnnotationSet
     from .analysis.instruments import default_instrument_path, load_instrument
     from .checkpoints import load_model
     from .registry import resolve_checkpoint
@@ -736,15 +737,15 @@ def cmd_forget(args) -> int:
         torch.set_num_threads(args.threads)
     path = resolve_checkpoint(args.model)
     loaded = load_model(path)
-    if loaded.config.image_size != removal.IMAGE_SIZE:
+    if loaded.config.image_size != IMAGE_SIZE:
         raise ValueError(f"{path} was trained at {loaded.config.image_size} px; the room instrument needs a 64-px model")
     instrument = load_instrument(default_instrument_path("rooms"), kind="rooms")
     name, step = removal.annotation_model_name(path), loaded.checkpoint.step
     annotations = None
     if args.annotations:
         identity = removal.ModelIdentity.of(name, loaded.generator, step)
-        annotations = removal.AnnotationSet.from_json(args.annotations.read_text(), expect_model=identity,
-                                                      expect_object=args.object, where=str(args.annotations))
+        annotations = AnnotationSet.from_json(args.annotations.read_text(), expect_model=identity,
+                                              expect_object=args.object, where=str(args.annotations))
     exp = removal.run_experiment(
         name, loaded, instrument, args.object, args.n_annotate, args.n, args.pool_seed, args.seed, args.threshold,
         args.top_k, args.random_seed, annotations, args.random_draws,

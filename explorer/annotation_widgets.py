@@ -3,7 +3,7 @@
 Used by the "Forgetting to draw windows" pages (paper section 6.3.1): the object field, the pool
 navigator, the drawing canvas with its status and "no object" toggle, and the callbacks of the
 buttons that change annotations. Every change is saved at once through
-`dcgan_core.analysis.object_removal.AnnotationStore` and given back to the canvas through
+`dcgan_core.analysis.annotations.AnnotationStore` and given back to the canvas through
 `initial_drawing` when it mounts (../shared/CANVAS.md: a reload loses what the canvas shows).
 """
 
@@ -15,6 +15,9 @@ from PIL import Image
 from streamlit_drawable_canvas import boxes_to_drawing, st_canvas
 
 from dcgan_core.analysis import object_removal as removal
+from dcgan_core.analysis.annotations import (
+    Annotation, AnnotationError, AnnotationSet, make_annotation, pool_z, valid_object_name,
+)
 from dcgan_core.data.rooms import OBJECT_NAMES
 from explorer import app_state as keys
 from explorer import forget, widgets
@@ -51,7 +54,7 @@ def clamp_state(key: str, lo, hi) -> None:
         st.session_state[key] = min(max(st.session_state[key], lo), hi)
 
 
-def drawing_of(saved: removal.Annotation | None) -> dict:
+def drawing_of(saved: Annotation | None) -> dict:
     """The canvas drawing (Fabric.js objects, canvas pixels) of a saved annotation's boxes."""
     boxes = [] if saved is None else saved.boxes
     return boxes_to_drawing(
@@ -69,7 +72,7 @@ def go_to(index: int) -> None:
 def go_to_next_unannotated(store, identity, object_name: str, seed: int, size: int, current: int) -> None:
     try:
         done = {a.index for a in store.load(identity, object_name).images if a.seed == seed}
-    except removal.AnnotationError as e:
+    except AnnotationError as e:
         return message("error", str(e))
     order = [*range(current + 1, size), *range(0, current + 1)]
     todo = next((i for i in order if i not in done), None)
@@ -84,8 +87,8 @@ def save_no_object(store, identity, object_name: str, seed: int, index: int, z: 
         saved = store.load(identity, object_name).get(seed, index)
         if saved is not None and saved.boxes:
             return  # boxes win: the toggle is disabled then
-        store.put(identity, object_name, [removal.make_annotation(seed, index, z, (), no_object=bool(st.session_state[toggle_key]))])
-    except (removal.AnnotationError, OSError) as e:
+        store.put(identity, object_name, [make_annotation(seed, index, z, (), no_object=bool(st.session_state[toggle_key]))])
+    except (AnnotationError, OSError) as e:
         message("error", f"Could not save: {e}")
 
 
@@ -96,7 +99,7 @@ def auto_annotate(model, store, identity, object_name: str, seed: int, size: int
         todo = [i for i in range(size) if i not in by_hand]
         made = forget.auto_annotate(model, object_name, seed, todo)
         store.put(identity, object_name, made)
-    except (removal.AnnotationError, OSError, ValueError) as e:
+    except (AnnotationError, OSError, ValueError) as e:
         return message("error", f"Could not auto-annotate: {e}")
     boxes = sum(len(a.boxes) for a in made)
     message(
@@ -111,7 +114,7 @@ def remove_instrument_made(store, identity, object_name: str) -> None:
     try:
         before = store.load(identity, object_name).n_instrument
         store.remove_source(identity, object_name, "instrument")
-    except (removal.AnnotationError, OSError) as e:
+    except (AnnotationError, OSError) as e:
         return message("error", f"Could not remove them: {e}")
     message("success", f"Removed {before} instrument-made annotations; hand-drawn ones are kept.")
     bump_revision()
@@ -123,7 +126,7 @@ def import_annotations(store, identity, object_name: str) -> None:
         return
     try:
         _, n = store.import_json(identity, object_name, uploaded.getvalue())
-    except removal.AnnotationError as e:
+    except AnnotationError as e:
         return message("error", f"Import of {uploaded.name} refused: {e}")
     except OSError as e:
         return message("error", f"Could not save the imported annotations: {e}")
@@ -141,7 +144,7 @@ def object_picker(where=st) -> str:
         help="What to annotate and forget. The room instrument can auto-annotate and measure "
         + ", ".join(OBJECT_NAMES) + "; other objects can be annotated and fitted by hand.",
     )
-    if not removal.valid_object_name(object_name or ""):
+    if not valid_object_name(object_name or ""):
         st.error(f"Object name {object_name!r}: use letters, digits, - and _ (e.g. window).", icon=":material/error:")
         st.stop()
     return object_name
@@ -171,14 +174,14 @@ def image_navigator(store, identity, object_name: str, pool_seed: int, pool_size
     return index
 
 
-def annotator(model, store, identity, notes: removal.AnnotationSet, image: np.ndarray, object_name: str, pool_seed: int,
-              index: int) -> removal.AnnotationSet:
+def annotator(model, store, identity, notes: AnnotationSet, image: np.ndarray, object_name: str, pool_seed: int,
+              index: int) -> AnnotationSet:
     """Pool image `index` on a drawing canvas, what is saved for it, and the "no object" toggle.
 
     A box drawn, moved or deleted on the canvas is saved at once (only this image is rewritten);
     returns the annotations as saved after this run.
     """
-    z_i = removal.pool_z(model.config, pool_seed, [index])[0]
+    z_i = pool_z(model.config, pool_seed, [index])[0]
     saved = notes.get(pool_seed, index)
     revision = st.session_state.get(keys.FORGET_REVISION, 0)
     canvas_key = f"{keys.FORGET_CANVAS_PREFIX}{identity.fingerprint[:10]}_{object_name}_{pool_seed}_{index}_r{revision}"
@@ -198,7 +201,7 @@ def annotator(model, store, identity, notes: removal.AnnotationSet, image: np.nd
             fill_color=forget.BOX_FILL, initial_drawing=st.session_state[drawing_key], update_streamlit=True, key=canvas_key,
         )
     drawn = forget.canvas_to_image_boxes(result.boxes)
-    now = removal.make_annotation(pool_seed, index, z_i, drawn, no_object=bool(saved and saved.no_object))
+    now = make_annotation(pool_seed, index, z_i, drawn, no_object=bool(saved and saved.no_object))
     elsewhere = False
     if now.boxes != st.session_state[seen_key]:  # drawn, moved or deleted here since the last run: save
         st.session_state[seen_key] = now.boxes
@@ -238,7 +241,7 @@ def annotator(model, store, identity, notes: removal.AnnotationSet, image: np.nd
     return notes
 
 
-def progress_metrics(notes: removal.AnnotationSet, object_name: str, pool_seed: int, pool_size: int) -> None:
+def progress_metrics(notes: AnnotationSet, object_name: str, pool_seed: int, pool_size: int) -> None:
     """How much of the pool is annotated, against the paper's 150 images and 52 boxes."""
     m = st.columns(4)
     in_pool = [a for a in notes.images if a.seed == pool_seed and a.index < pool_size]

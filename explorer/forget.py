@@ -3,7 +3,8 @@
 The pool of images to annotate, the logistic regression on G's penultimate layer, the images
 with the fitted (and random) maps dropped, and the room instrument's measurement; plus the small
 array and text helpers the pages show them with. Library: `dcgan_core.analysis.object_removal`
-(from the command line: `dcgan forget measure --model rooms --n-annotate 150 --n 300`).
+(from the command line: `dcgan forget measure --model rooms --n-annotate 150 --n 300`) and
+`dcgan_core.analysis.annotations`.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import numpy as np
 import streamlit as st
 
 from dcgan_core.analysis import object_removal as removal
+from dcgan_core.analysis.annotations import IMAGE_SIZE, Annotation, AnnotationSet, pool_z
 from dcgan_core.analysis.user_data import ModelIdentity
 from dcgan_core.analysis.instruments import default_instrument_path, load_instrument
 from dcgan_core.generate import generate
@@ -21,7 +23,7 @@ from dcgan_core.images import upscale_nearest
 from dcgan_core.latent import sample_z
 
 CANVAS_PX = 384  # the 64-px image is drawn on at 6x
-SCALE = CANVAS_PX // removal.IMAGE_SIZE
+SCALE = CANVAS_PX // IMAGE_SIZE
 BOX_RGB = (255, 43, 43)  # boxes drawn by hand
 INSTRUMENT_RGB = (255, 160, 0)  # boxes made by the room instrument
 NONE_RGB = (40, 200, 80)  # frame of an image marked "no object here"
@@ -40,7 +42,7 @@ def model_identity(_model, model_key: tuple, name: str) -> ModelIdentity:
 @st.cache_data(max_entries=8, show_spinner="Generating the pool...")
 def pool_images(_model, model_key: tuple, seed: int, size: int) -> np.ndarray:
     """uint8 (size, 64, 64, 3): pool images 0..size-1 of `seed`."""
-    return generate(_model.generator, removal.pool_z(_model.config, seed, range(size)))
+    return generate(_model.generator, pool_z(_model.config, seed, range(size)))
 
 
 @st.cache_resource(show_spinner="Loading the room instrument...")
@@ -51,7 +53,7 @@ def room_instrument():
 
 @st.cache_data(max_entries=8, show_spinner=False)
 def fit_maps(_model, model_key: tuple, annotations_json: str) -> removal.FitResult:
-    notes = removal.AnnotationSet.from_json(annotations_json)
+    notes = AnnotationSet.from_json(annotations_json)
     return removal.fit_object_maps(removal.collect_training_data(_model.generator, notes))
 
 
@@ -72,16 +74,16 @@ def measure(
     return removal.measure_removal(_model.generator, room_instrument(), z, layer, maps, object_name, random_control=control)
 
 
-def auto_annotate(_model, object_name: str, seed: int, indices: list[int]) -> list[removal.Annotation]:
+def auto_annotate(_model, object_name: str, seed: int, indices: list[int]) -> list[Annotation]:
     """The room instrument's annotations of pool images `indices` of `seed` (marked instrument-made); not cached."""
-    z = removal.pool_z(_model.config, seed, indices)
+    z = pool_z(_model.config, seed, indices)
     return removal.auto_annotate(_model.generator, room_instrument(), z, object_name, seed=seed, indices=indices)
 
 
 # ---------------------------------------------------------------------------- arrays
 
 
-def with_boxes(images: np.ndarray, notes: removal.AnnotationSet, seed: int) -> np.ndarray:
+def with_boxes(images: np.ndarray, notes: AnnotationSet, seed: int) -> np.ndarray:
     """The pool with its annotations drawn: red boxes (orange when instrument-made), a green frame for 'none here'."""
     out = images.copy()
     for a in notes.images:

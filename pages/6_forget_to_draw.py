@@ -3,12 +3,13 @@
 Annotations are saved automatically per model and object (JSON files in $DCGAN_ANNOTATIONS_DIR,
 default ~/.local/share/dcgan-explorer/annotations) and can be exported and imported. The object
 is a field: beds, lamps, doors, pictures and rugs work the same way. Widgets:
-`explorer.annotation_widgets`; compute: `explorer.forget`; library: `dcgan_core.analysis.object_removal`.
+`explorer.annotation_widgets`; compute: `explorer.forget`; library: `dcgan_core.analysis.object_removal` and `.annotations`.
 """
 
 import streamlit as st
 
 from dcgan_core.analysis import object_removal as removal
+from dcgan_core.analysis.annotations import IMAGE_SIZE, MAX_IMPORT_BYTES, POOL_MAX, AnnotationStore
 from dcgan_core.data.rooms import OBJECT_NAMES
 from explorer import annotation_widgets as annotate
 from explorer import app_state as keys
@@ -23,14 +24,14 @@ widgets.page_header(
     "convolution layer whether an activation lies on a window, then zero the maps with positive weights everywhere: "
     "the rooms are drawn again without their windows. Dropping as many random maps is the control.",
 )
-model = require_model(image_size=removal.IMAGE_SIZE, what="forgetting to draw windows (the room instrument reads 64-px images)")
-store = removal.AnnotationStore()
+model = require_model(image_size=IMAGE_SIZE, what="forgetting to draw windows (the room instrument reads 64-px images)")
+store = AnnotationStore()
 
 c = st.columns([1.2, 1, 1, 2])
 object_name = annotate.object_picker(c[0])
 pool_seed = int(c[1].number_input("Pool seed", 0, 2**31 - 1, 0, key=keys.FORGET_POOL_SEED, persist_state="session"))
 pool_size = int(c[2].number_input(
-    "Pool size", 10, removal.POOL_MAX, removal.PAPER_IMAGES, step=10, key=keys.FORGET_POOL_SIZE, persist_state="session",
+    "Pool size", 10, POOL_MAX, removal.PAPER_IMAGES, step=10, key=keys.FORGET_POOL_SIZE, persist_state="session",
     help=f"Generated images offered for annotation (the paper used {removal.PAPER_IMAGES}).",
 ))
 measurable = object_name in OBJECT_NAMES
@@ -73,7 +74,7 @@ with t[0]:
 with t[1]:
     st.file_uploader(
         "Import annotations (JSON exported here)", type=["json"], key=keys.FORGET_IMPORT, on_change=annotate.import_annotations,
-        args=(store, identity, object_name), max_upload_size=removal.MAX_IMPORT_BYTES // 1_000_000,
+        args=(store, identity, object_name), max_upload_size=MAX_IMPORT_BYTES // 1_000_000,
         help="Only annotations drawn on this model's weights and for this object are accepted.",
     )
 with t[2]:

@@ -1,12 +1,13 @@
 """Find the feature maps that draw windows and drop them (paper section 6.3.1, Fig. 6): a logistic regression on the generator's penultimate layer, fitted on the window boxes drawn on the previous page, finds the maps; dropping them removes the windows, dropping as many random maps does not.
 
 The room instrument measures the effect (from the command line: `dcgan forget measure --model
-rooms --n-annotate 150 --n 300`). Compute: `explorer.forget`; library: `dcgan_core.analysis.object_removal`.
+rooms --n-annotate 150 --n 300`). Compute: `explorer.forget`; library: `dcgan_core.analysis.object_removal` and `.annotations`.
 """
 
 import streamlit as st
 
 from dcgan_core.analysis import object_removal as removal
+from dcgan_core.analysis.annotations import IMAGE_SIZE, AnnotationStore
 from dcgan_core.data.rooms import OBJECT_NAMES
 from explorer import annotation_widgets as annotate
 from explorer import app_state as keys
@@ -24,11 +25,11 @@ widgets.page_header(
     "in one of the boxes drawn on the page *Forgetting to draw windows*, then zero the maps with positive weights "
     "everywhere: the rooms are drawn again without their windows. Dropping as many random maps is the control.",
 )
-model = require_model(image_size=removal.IMAGE_SIZE, what="forgetting to draw windows (the room instrument reads 64-px images)")
+model = require_model(image_size=IMAGE_SIZE, what="forgetting to draw windows (the room instrument reads 64-px images)")
 g = model.generator
 layer = g.penultimate_layer
 n_maps = g.feature_channels[layer]
-store = removal.AnnotationStore()
+store = AnnotationStore()
 c = st.columns([1.2, 3])
 object_name = annotate.object_picker(c[0])
 measurable = object_name in OBJECT_NAMES

@@ -16,7 +16,7 @@ import pytest
 from app_support import TIMEOUT, assert_clean, run_page, show_only, train_tiny_run, train_tiny_runs
 from streamlit.testing.v1 import AppTest
 
-from dcgan_core.analysis import object_removal as removal
+from dcgan_core.analysis.annotations import AnnotationSet, AnnotationStore, make_annotation, pool_z
 from dcgan_core.analysis.user_data import ModelIdentity
 from dcgan_core.checkpoints import load_model
 
@@ -48,10 +48,10 @@ def model_a(tiny_models: Path):
 def draw(tiny_models: Path, boxes_by_index: dict[int, list], object_name: str = "window", no_object=()) -> ModelIdentity:
     """Save annotations of model rooms_a as the page does after a drawing (pool seed 0)."""
     loaded, identity = model_a(tiny_models)
-    z = removal.pool_z(loaded.config, 0)
-    notes = [removal.make_annotation(0, i, z[i], boxes) for i, boxes in boxes_by_index.items()]
-    notes += [removal.make_annotation(0, i, z[i], (), no_object=True) for i in no_object]
-    removal.AnnotationStore().put(identity, object_name, notes)
+    z = pool_z(loaded.config, 0)
+    notes = [make_annotation(0, i, z[i], boxes) for i, boxes in boxes_by_index.items()]
+    notes += [make_annotation(0, i, z[i], (), no_object=True) for i in no_object]
+    AnnotationStore().put(identity, object_name, notes)
     return identity
 
 
@@ -185,7 +185,7 @@ def test_auto_annotate_is_marked_as_made_by_the_instrument_and_leaves_hand_work_
 
 def test_an_export_imports_into_the_same_model(env, tiny_models, tmp_path):
     identity = draw(tiny_models, {4: [(5, 5, 25, 25)]})
-    exported = removal.AnnotationStore().load(identity, "window").to_json()
+    exported = AnnotationStore().load(identity, "window").to_json()
     for p in env.glob("*.json"):
         p.unlink()
     at = run()
@@ -198,8 +198,8 @@ def test_an_export_imports_into_the_same_model(env, tiny_models, tmp_path):
 def test_an_import_for_another_model_is_refused_with_a_message(env, tiny_models):
     loaded = load_model(tiny_models / "rooms_b")
     other = ModelIdentity.of("rooms_b", loaded.generator, loaded.checkpoint.step)
-    note = removal.make_annotation(0, 0, removal.pool_z(loaded.config, 0, [0])[0], [(1, 1, 20, 20)])
-    text_b = removal.AnnotationSet(model=other, object_name="window", images=(note,)).to_json()
+    note = make_annotation(0, 0, pool_z(loaded.config, 0, [0])[0], [(1, 1, 20, 20)])
+    text_b = AnnotationSet(model=other, object_name="window", images=(note,)).to_json()
     at = run()
     at.file_uploader(key="forget_import").set_value(("theirs.json", text_b.encode(), "application/json")).run()
     assert not at.exception
@@ -209,7 +209,7 @@ def test_an_import_for_another_model_is_refused_with_a_message(env, tiny_models)
 
 def test_an_import_with_malformed_boxes_is_refused_with_a_message(env, tiny_models):
     identity = draw(tiny_models, {4: [(5, 5, 25, 25)]})
-    data = json.loads(removal.AnnotationStore().load(identity, "window").to_json())
+    data = json.loads(AnnotationStore().load(identity, "window").to_json())
     data["images"][0]["boxes"] = [[50, 5, 20, 25]]
     at = run()
     at.file_uploader(key="forget_import").set_value(("bad.json", json.dumps(data).encode(), "application/json")).run()
@@ -219,7 +219,7 @@ def test_an_import_with_malformed_boxes_is_refused_with_a_message(env, tiny_mode
 
 def test_a_damaged_annotations_file_is_named_in_a_message(env, tiny_models):
     identity = draw(tiny_models, {4: [(5, 5, 25, 25)]})
-    path = removal.AnnotationStore().path(identity, "window")
+    path = AnnotationStore().path(identity, "window")
     path.write_text(path.read_text()[:100])
     at = run()
     assert not at.exception

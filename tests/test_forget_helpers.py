@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from dcgan_core.analysis import object_removal as removal
+from dcgan_core.analysis.annotations import Annotation, AnnotationSet, make_annotation
 from dcgan_core.analysis.user_data import ModelIdentity
 from explorer import forget
 from explorer.charts.forget import DROPPED_COLOR, KEPT_COLOR, fit_weights_figure
@@ -14,8 +14,8 @@ IDENTITY = ModelIdentity(name="tiny", fingerprint="0" * 64, step=2, image_size=6
 Z = [0.0] * 16
 
 
-def notes(*annotations: removal.Annotation) -> removal.AnnotationSet:
-    return removal.AnnotationSet(model=IDENTITY, object_name="window", images=annotations)
+def notes(*annotations: Annotation) -> AnnotationSet:
+    return AnnotationSet(model=IDENTITY, object_name="window", images=annotations)
 
 
 def test_a_box_drawn_on_the_canvas_comes_back_in_image_pixels():
@@ -27,9 +27,9 @@ def test_a_box_drawn_on_the_canvas_comes_back_in_image_pixels():
 def test_the_pool_shows_hand_boxes_in_red_and_no_object_as_a_green_frame():
     pool = np.zeros((3, 64, 64, 3), np.uint8)
     shown = forget.with_boxes(pool, notes(
-        removal.make_annotation(0, 0, Z, [(10, 15, 40, 50)]),
-        removal.make_annotation(0, 1, Z, (), no_object=True),
-        removal.make_annotation(7, 2, Z, [(10, 15, 40, 50)]),  # another pool seed: not drawn
+        make_annotation(0, 0, Z, [(10, 15, 40, 50)]),
+        make_annotation(0, 1, Z, (), no_object=True),
+        make_annotation(7, 2, Z, [(10, 15, 40, 50)]),  # another pool seed: not drawn
     ), seed=0)
     assert tuple(shown[0, 15, 10]) == forget.BOX_RGB and tuple(shown[0, 49, 39]) == forget.BOX_RGB
     assert tuple(shown[0, 30, 20]) == (0, 0, 0)  # inside the box: untouched

@@ -16,17 +16,20 @@ import torch
 from torch import nn
 
 from dcgan_core.analysis import object_removal as removal
-from dcgan_core.analysis.object_removal import (
+from dcgan_core.analysis.annotations import (
     AnnotationError,
     AnnotationSet,
     AnnotationStore,
+    make_annotation,
+    pool_z,
+)
+from dcgan_core.analysis.object_removal import (
     TrainingData,
     boxes_to_feature_mask,
     boxes_touch_mask,
     collect_training_data,
     fit_object_maps,
     generate_with_and_without,
-    make_annotation,
 )
 from dcgan_core.analysis import user_data
 from dcgan_core.analysis.user_data import ModelIdentity
@@ -49,7 +52,7 @@ def identity(g64) -> ModelIdentity:
 
 
 def note(g, index: int, boxes=(), no_object=False, seed=0, source="hand"):
-    return make_annotation(seed, index, removal.pool_z(g.config, seed, [index])[0], boxes, no_object=no_object, source=source)
+    return make_annotation(seed, index, pool_z(g.config, seed, [index])[0], boxes, no_object=no_object, source=source)
 
 
 # ---------------------------------------------------------------------------- boxes -> feature positions
@@ -220,7 +223,7 @@ class FakeRoomInstrument(nn.Module):
 
 
 def test_auto_annotate_uses_the_instrument_boxes_and_marks_them(g64):
-    z = removal.pool_z(g64.config, 0, range(12))
+    z = pool_z(g64.config, 0, range(12))
     notes = removal.auto_annotate(g64, FakeRoomInstrument(), z, "window", seed=0)
     assert len(notes) == 12 and all(a.source == "instrument" for a in notes)
     with_window = [a for a in notes if a.boxes]
@@ -275,7 +278,7 @@ def test_saved_z_regenerates_the_same_image(tmp_path, g64, identity):
     store = AnnotationStore(tmp_path)
     store.put(identity, "window", [note(g64, 4, [(0, 0, 8, 8)])])
     z = AnnotationStore(tmp_path).load(identity, "window").z()
-    assert torch.equal(z[0], removal.pool_z(g64.config, 0, [4])[0])
+    assert torch.equal(z[0], pool_z(g64.config, 0, [4])[0])
 
 
 def test_two_tabs_editing_different_images_keep_both(tmp_path, g64, identity):

@@ -9,7 +9,7 @@ alone never decides: the same weights under another name are the same model; ano
 the same name is not.
 
 Each file format stores the fields it needs (`ModelIdentity.to_dict(keys)`) and checks what it
-reads in its own way (concept sets: `concept_sets.py`; annotations: `object_removal.py`).
+reads in its own way (concept sets: `concept_sets.py`; annotations: `annotations.py`).
 
 **Folders.** Everything goes under $XDG_DATA_HOME/dcgan-explorer/ (default ~/.local/share/...),
 one folder per kind, each movable with its own environment variable; file names are made from
