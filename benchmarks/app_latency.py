@@ -38,19 +38,16 @@ import json
 import os
 import platform
 import shlex
-import signal
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
+from explorer import local_app
+
 ROOT = Path(__file__).resolve().parent.parent
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+CHROMIUM = local_app.CHROMIUM
 SEED_CHANGE_TARGET_MS = 250.0
 TIMEOUT_MS = 90_000  # a cold first visit loads torch and the model on a busy 2-core machine
 
@@ -172,49 +169,16 @@ def machine_description() -> str:
     )
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @contextlib.contextmanager
 def streamlit_server(log: Path, root: Path = ROOT, timeout_s: float = 60):
     """`streamlit run explorer/Home.py` of `root` on a free loopback port with its shipped models; yields the port.
 
     The server is stopped by its PID. `root`'s packages come first on the path (before the installed ones).
     """
-    port = free_port()
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(root), *filter(None, [os.environ.get("PYTHONPATH")])]))
     env.pop("DCGAN_MODELS_DIR", None)
-    streamlit = Path(sys.executable).parent / "streamlit"
-    cmd = [str(streamlit)] if streamlit.exists() else [sys.executable, "-m", "streamlit"]
-    server = subprocess.Popen(
-        [*cmd, "run", "explorer/Home.py", "--server.headless", "true", "--server.port", str(port),
-         "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false"],
-        cwd=root, env=env, stdout=log.open("w"), stderr=subprocess.STDOUT,
-    )
-    try:
-        deadline = time.monotonic() + timeout_s
-        while True:
-            if server.poll() is not None:
-                raise RuntimeError(f"streamlit exited with code {server.returncode}:\n{log.read_text()}")
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=1) as r:
-                    if r.status == 200:
-                        break
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise RuntimeError(f"streamlit did not answer on port {port} within {timeout_s} s:\n{log.read_text()}")
-                time.sleep(0.2)
+    with local_app.streamlit_server(log, env=env, root=root, timeout_s=timeout_s) as port:
         yield port
-    finally:
-        os.kill(server.pid, signal.SIGTERM)  # the server we started, by its PID
-        try:
-            server.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            os.kill(server.pid, signal.SIGKILL)
-            server.wait()
 
 
 def time_page_loads(browser, base: str, pages: list[str]) -> dict[str, float]:
@@ -264,7 +228,7 @@ def measure(runs: int, log: Path, root: Path = ROOT) -> dict:
     machine = machine_description()
     pages = app_pages(root)
     with streamlit_server(log, root) as port, sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
+        browser = local_app.launch_chromium(p)
         try:
             base = f"http://127.0.0.1:{port}"
             cold = time_page_loads(browser, base, pages)

@@ -13,39 +13,20 @@ from __future__ import annotations
 import argparse
 import io
 import os
-import signal
-import subprocess
 import sys
 import tempfile
-import time
-import urllib.request
 from pathlib import Path
 
 from PIL import Image
 
 from dcgan_core.files import write_bytes_atomic
+from explorer import local_app
 
 ROOT = Path(__file__).resolve().parent.parent
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 # an <img> of an st.image that is decoded and laid out: the Home page's live samples
 IMAGE_SHOWN = """() => [...document.querySelectorAll('[data-testid="stImage"] img')]
     .some(img => img.complete && img.naturalWidth > 0 && img.offsetParent !== null)"""
 SAMPLES_HEADING = "Samples from the picked model"  # explorer/home_page.py
-
-
-def wait_until_healthy(port: int, server: subprocess.Popen, timeout_s: float) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            raise SystemExit(f"app_screenshot: streamlit exited with code {server.returncode}")
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=1) as r:
-                if r.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.3)
-    raise SystemExit(f"app_screenshot: streamlit did not answer on port {port} within {timeout_s:.0f} s")
 
 
 def capture(port: int, viewport: tuple[int, int], timeout_ms: int) -> bytes:
@@ -53,7 +34,7 @@ def capture(port: int, viewport: tuple[int, int], timeout_ms: int) -> bytes:
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
+        browser = local_app.launch_chromium(p)
         try:
             page = browser.new_page(viewport={"width": viewport[0], "height": viewport[1]})
             page.goto(f"http://127.0.0.1:{port}/")
@@ -86,22 +67,10 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
 
     env = dict(os.environ, OMP_NUM_THREADS=os.environ.get("OMP_NUM_THREADS", "1"))
-    with tempfile.TemporaryFile() as log:
-        server = subprocess.Popen(
-            [sys.executable, "-m", "streamlit", "run", "explorer/Home.py", "--server.port", str(args.port),
-             "--server.headless", "true", "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false"],
-            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-        )
-        try:
-            wait_until_healthy(args.port, server, args.timeout)
-            png = shrink(capture(args.port, tuple(args.viewport), int(args.timeout * 1000)), args.width)
-        finally:
-            os.kill(server.pid, signal.SIGTERM)  # the server we started, by its PID
-            try:
-                server.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                os.kill(server.pid, signal.SIGKILL)
-                server.wait()
+    with tempfile.TemporaryDirectory() as tmp, \
+            local_app.streamlit_server(Path(tmp) / "streamlit.log", env=env, root=ROOT, port=args.port,
+                                       timeout_s=args.timeout) as port:
+        png = shrink(capture(port, tuple(args.viewport), int(args.timeout * 1000)), args.width)
     write_bytes_atomic(args.out, png)
     print(f"{args.out}: {len(png) / 1024:.0f} KB")
     return 0
