@@ -138,3 +138,15 @@ def test_a_picture_shown_again_is_not_encoded_again():
     first = encode_picture(picture, min_px=64)
     assert encode_picture(picture.copy(), min_px=64)[0] is first[0]  # same content: the kept bytes
     assert encode_picture(picture, min_px=128)[0] != first[0]
+
+
+def test_the_frame_change_chart_marks_each_inner_waypoint_and_the_median():
+    from types import SimpleNamespace
+
+    from explorer.charts import frame_change_figure
+
+    walk = SimpleNamespace(smoothness=SimpleNamespace(changes=np.arange(16.0), median=7.5), waypoint_frames=[0, 4, 8, 12, 16])
+    fig = frame_change_figure(walk)
+    dotted = sorted(s.x0 for s in fig.layout.shapes if s.line.dash == "dot")
+    assert dotted == [3.5, 7.5, 11.5]  # between frames 3|4, 7|8, 11|12: the inner waypoints, not the ends
+    assert [s.y0 for s in fig.layout.shapes if s.line.dash == "dash"] == [7.5]
