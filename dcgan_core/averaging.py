@@ -66,6 +66,7 @@ class GeneratorAverage:
         self.since = since  # the training step the average started at
         self.warm_up = warm_up
         self.average = copy.deepcopy(generator).float().eval().requires_grad_(False)
+        self._ready: tuple[int, Generator] | None = None  # (updates, recalibrated copy)
 
     @torch.no_grad()
     def update(self, generator: Generator) -> None:
@@ -78,11 +79,17 @@ class GeneratorAverage:
 
     def load_state_dict(self, state: dict[str, torch.Tensor]) -> None:
         self.average.load_state_dict(state)
+        self._ready = None
 
     def state_dict(self) -> dict[str, torch.Tensor]:
         """The averaged weights with BatchNorm statistics measured for them: a complete G that loads anywhere."""
-        return recalibrate_batchnorm(self.average).state_dict()
+        return self.generator().state_dict()
 
     def generator(self) -> Generator:
-        """The average as a ready G (eval mode, recalibrated statistics)."""
-        return recalibrate_batchnorm(self.average)
+        """The average as a ready G (eval mode, recalibrated statistics), measured once per update count.
+
+        A step that writes both a sample grid and a checkpoint recalibrates once.
+        """
+        if self._ready is None or self._ready[0] != self.updates:
+            self._ready = (self.updates, recalibrate_batchnorm(self.average))
+        return self._ready[1]

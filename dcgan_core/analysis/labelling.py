@@ -11,7 +11,7 @@ float head "turn" in [-1, 1] (-1 looking towards the image's left edge).
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
@@ -19,7 +19,7 @@ import torch
 from ..generate import generate
 from ..models import Generator
 from .arithmetic import as_codes
-from .instruments import FACE_ATTRIBUTES, TURN_SIGN_MARGIN, read_faces
+from .instruments import FACE_ATTRIBUTES, TURN_SIGN_MARGIN, FaceReading, read_faces
 
 TURN_SELECT = 0.5  # exemplars "looking left / right" have turn below -0.5 / above 0.5
 FACE_WORDS = {"glasses": ("with glasses", "without glasses"), "smiling": ("smiling", "neutral"), "masculine": ("masculine", "feminine")}
@@ -39,21 +39,13 @@ def face_instrument_problem(model) -> str | None:
 
 
 @dataclass
-class LabelledSamples:
-    """Generated faces and what the face instrument read on them."""
+class LabelledSamples(FaceReading):
+    """Generated faces and what the face instrument read on them: a FaceReading with the codes that drew them."""
 
-    z: np.ndarray  # (n, nz) float32
-    probabilities: dict[str, np.ndarray]  # glasses / smiling / masculine -> (n,) P(yes)
-    turn: np.ndarray  # (n,) in [-1, 1], -1 looking towards the image's left edge
+    z: np.ndarray = field(kw_only=True)  # (n, nz) float32
 
     def __len__(self) -> int:
         return len(self.z)
-
-    def labels(self, threshold: float = 0.5) -> dict[str, np.ndarray]:
-        """Bool (n,) per attribute, plus the float "turn" (as FaceReading.labels)."""
-        out: dict[str, np.ndarray] = {k: v >= threshold for k, v in self.probabilities.items()}
-        out["turn"] = self.turn
-        return out
 
 
 def read_codes(generator: Generator, instrument, z: torch.Tensor, batch_size: int = 256) -> tuple[np.ndarray, LabelledSamples]:
