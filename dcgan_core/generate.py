@@ -23,6 +23,7 @@ import numpy as np
 import torch
 from PIL import Image
 
+from .device import autocast, resolve_precision
 from .images import image_grid, to_uint8
 from .models import FeatureDrop, Generator
 
@@ -40,6 +41,7 @@ def generate(
     z: torch.Tensor,
     batch_size: int = 256,
     drop: FeatureDrop | None = None,
+    precision: str = "fp32",
 ) -> np.ndarray:
     """Images for codes z, as uint8 (N, H, W, C).
 
@@ -48,6 +50,10 @@ def generate(
         z: (N, nz) codes, on any device (moved to the generator's).
         batch_size: codes per forward pass; bounds memory, not results.
         drop: {hidden layer: feature map indices} to zero (see `Generator.forward`).
+        precision: "fp32" (exact, the default), "bf16" or "auto" (bf16 where the device runs it
+            natively: a CUDA GPU, or a CPU with AVX512-BF16/AMX, where a 65-frame walk draws 2.2x
+            faster; pixels move by a level or two of 255). For previews that must answer at
+            once; measurements and files stay fp32.
 
     Returns:
         uint8 (N, H, W, C) array on the CPU, C = 1 or 3.
@@ -64,9 +70,12 @@ def generate(
     n = z.shape[0]
     out = np.empty((n, cfg.image_size, cfg.image_size, cfg.channels), dtype=np.uint8)
     device = generator_device(generator)
+    precision = resolve_precision(precision, device)
     for start in range(0, n, batch_size):
         batch = z[start : start + batch_size].to(device=device, dtype=torch.float32)
-        out[start : start + batch.shape[0]] = to_uint8(generator(batch, drop=drop))
+        with autocast(device, precision):
+            images = generator(batch, drop=drop)
+        out[start : start + batch.shape[0]] = to_uint8(images.float())
     return out
 
 

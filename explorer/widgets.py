@@ -125,6 +125,17 @@ def scrolling_strip(array: np.ndarray, height_px: int = 128, caption: str | None
         st.caption(caption)
 
 
+# Animations go at their own size and the browser enlarges them with crisp pixels: encoding a GIF
+# blown up 4x took 0.2 s of every walk rerun, the native one 10x less.
+_CRISP_GIFS = "<style>[data-testid='stImage'] img[src^='data:image/gif'] {image-rendering: pixelated}</style>"
+
+
+def show_animation(gif: bytes, caption: str | None = None, width: int = 384) -> None:
+    """Show GIF bytes `width` pixels wide, enlarged by the browser with crisp pixels (not blurred)."""
+    st.markdown(_CRISP_GIFS, unsafe_allow_html=True)
+    st.image("data:image/gif;base64," + base64.b64encode(gif).decode(), caption=caption, width=width)
+
+
 def data_uri_png(array: np.ndarray) -> str:
     """A picture as a data: URI, for plotly layout images (nothing fetched from anywhere)."""
     return "data:image/png;base64," + base64.b64encode(png_bytes(array)).decode()

@@ -11,7 +11,7 @@ from dcgan_core.generate import walk_grid
 from explorer import app_state as keys
 from explorer import charts, renderer, widgets
 from explorer.model_picker import ActiveModel, require_model
-from explorer.walk import clamp_state, select_frame_from_plot
+from explorer.walk import clamp_state, pinned_samples, select_frame_from_plot, walk_animation_gif
 
 METHODS = {"slerp": "spherical", "lerp": "linear"}
 LAYOUTS = {"rows": "row per segment", "strip": "one strip"}
@@ -23,6 +23,24 @@ widgets.page_header(
     "representations*: in a good model the room changes gradually (a lamp fades in, a window grows), "
     "with no sudden jumps. Jumps would suggest the model has memorised training images.",
 )
+
+
+def pin_picker(model: ActiveModel) -> None:
+    """Samples to pin as the walk's first waypoints, below the walk and outside its fragment: a seed change does not
+    redraw them, and pinning reruns the page (the walk reads the pins with `pinned_samples`)."""
+    with st.expander("Pin samples as waypoints", icon=":material/push_pin:"):
+        pick_seed = st.number_input("Seed of the samples to pick from", 0, 2**31 - 1, 0, key=keys.WALK_PICK_SEED)
+        with widgets.user_errors("generate samples to pick from"):
+            pick = renderer.sample_images(model.loaded, model.key, int(pick_seed), renderer.PICK_GRID_SIZE)
+        cols = st.columns(8)
+        for i in range(renderer.PICK_GRID_SIZE):
+            with cols[i % 8]:
+                widgets.show_picture(pick[i], caption=f"#{i}", min_px=128)
+        st.pills(
+            "Pin these samples (the walk starts at them, in the order you pin them)",
+            list(range(renderer.PICK_GRID_SIZE)), selection_mode="multi", format_func=lambda i: f"#{i}",
+            key=f"{keys.WALK_PINS_PREFIX}{int(pick_seed)}",
+        )
 
 
 @st.fragment
@@ -41,20 +59,7 @@ def walk_section(model: ActiveModel) -> None:
         persist_state="session",
     )
 
-    with st.expander("Pin samples as waypoints", icon=":material/push_pin:"):
-        pick_seed = st.number_input("Seed of the samples to pick from", 0, 2**31 - 1, 0, key=keys.WALK_PICK_SEED)
-        with widgets.user_errors("generate samples to pick from"):
-            pick = renderer.sample_images(model.loaded, model.key, int(pick_seed), renderer.PICK_GRID_SIZE)
-        cols = st.columns(8)
-        for i in range(renderer.PICK_GRID_SIZE):
-            with cols[i % 8]:
-                widgets.show_picture(pick[i], caption=f"#{i}", min_px=128)
-        pins = st.pills(
-            "Pin these samples (the walk starts at them, in the order you pin them)",
-            list(range(renderer.PICK_GRID_SIZE)), selection_mode="multi", format_func=lambda i: f"#{i}",
-            key=f"{keys.WALK_PINS_PREFIX}{int(pick_seed)}",
-        )
-    pins = tuple(int(i) for i in pins or ())
+    pick_seed, pins = pinned_samples()
 
     with st.spinner("Rendering the walk..."), widgets.user_errors("render the walk"):
         walk = renderer.render_walk(
@@ -124,14 +129,20 @@ def walk_section(model: ActiveModel) -> None:
             bounce = st.toggle(
                 "Play back and forth", value=True, key=keys.WALK_BOUNCE, help="No jump from the last frame back to the first"
             )
-        scale = max(1, 256 // model.config.image_size)
         with st.spinner("Encoding the GIF..."):
             gif = renderer.walk_gif(
                 model.loaded, model.key, int(seed), int(points), int(steps), method, int(pick_seed), pins, float(fps),
-                bool(bounce), scale,
+                bool(bounce), 1,
             )
-        a[0].image(gif, caption=f"{settings} · {fps} fps", width=384)
-        a[1].download_button("Animation as GIF", gif, file_name=f"{stem}.gif", mime="image/gif", icon=":material/download:")
+        with a[0]:
+            widgets.show_animation(gif, caption=f"{settings} · {fps} fps", width=384)
+        scale = max(1, 256 // model.config.image_size)  # the file: enlarged, encoded only when downloaded
+        a[1].download_button(
+            "Animation as GIF", lambda: walk_animation_gif(walk.frames, float(fps), scale, bool(bounce)),
+            file_name=f"{stem}.gif", mime="image/gif", icon=":material/download:",
+        )
 
 
-walk_section(require_model())
+active = require_model()
+walk_section(active)
+pin_picker(active)

@@ -35,6 +35,17 @@ def test_generate_drops_feature_maps_without_changing_the_model(generator, tiny_
     assert np.array_equal(generate(generator, z), before)
 
 
+def test_bf16_previews_stay_within_a_few_levels_of_fp32(generator, tiny_config):
+    z = sample_z(16, tiny_config, seed=0)
+    exact = generate(generator, z).astype(int)
+    for precision in ("bf16", "auto"):  # auto: bf16 only where the CPU runs it natively, else exactly fp32
+        preview = generate(generator, z, precision=precision).astype(int)
+        assert preview.shape == exact.shape
+        assert np.abs(preview - exact).mean() < 1.5 and np.abs(preview - exact).max() <= 24
+    with pytest.raises(ValueError, match="precision"):
+        generate(generator, z, precision="fp8")
+
+
 def test_generate_refuses_a_generator_in_training_mode(tiny_config):
     with pytest.raises(ValueError, match="eval mode"):
         generate(Generator(tiny_config).train(), sample_z(2, tiny_config, seed=0))
