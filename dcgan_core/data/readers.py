@@ -328,6 +328,15 @@ class _InMemoryImages(Dataset):
     image_size: int
     channels: int
 
+    def _open(self, root: str | Path, train: bool, image_size: int, channels: int, what: str) -> None:
+        """Check and keep the settings every in-memory reader takes; `root` must be a folder (`what` names it)."""
+        _check_size_and_channels(image_size, channels)
+        self.root = Path(root).expanduser()
+        self.train = train
+        self.image_size = image_size
+        self.channels = channels
+        _require_directory(self.root, what)
+
     def __len__(self) -> int:
         return len(self.images)
 
@@ -737,12 +746,7 @@ class CIFAR10Dataset(_InMemoryImages):
     def __init__(
         self, root: str | Path, train: bool = True, image_size: int = 32, channels: int = 3
     ) -> None:
-        _check_size_and_channels(image_size, channels)
-        self.root = Path(root).expanduser()
-        self.train = train
-        self.image_size = image_size
-        self.channels = channels
-        _require_directory(self.root, "CIFAR-10 folder")
+        self._open(root, train, image_size, channels, "CIFAR-10 folder")
 
         folder, binary = self._locate(self.root)
         stems = _CIFAR_TRAIN_BATCHES if train else _CIFAR_TEST_BATCHES
@@ -845,12 +849,7 @@ class MNISTDataset(_InMemoryImages):
     def __init__(
         self, root: str | Path, train: bool = True, image_size: int = 32, channels: int = 1
     ) -> None:
-        _check_size_and_channels(image_size, channels)
-        self.root = Path(root).expanduser()
-        self.train = train
-        self.image_size = image_size
-        self.channels = channels
-        _require_directory(self.root, "MNIST folder")
+        self._open(root, train, image_size, channels, "MNIST folder")
 
         split = "train" if train else "t10k"
         images_path = self._find(f"{split}-images", "idx3")
