@@ -17,6 +17,8 @@
     dcgan forget measure --model rooms --n-annotate 150 --n 300
     dcgan instruments evaluate --kind rooms
     dcgan instruments train --kind faces --out faces.safetensors
+    dcgan train-encoder --model faces --out runs/encoders/faces --steps 4000
+    dcgan invert --model faces --out inverted/ --method hybrid me.jpg photos/
 """
 
 from __future__ import annotations
@@ -760,6 +762,182 @@ def cmd_forget(args) -> int:
     return 0
 
 
+def _add_train_encoder_parser(sub) -> None:
+    from .encoder import EncoderTrainConfig
+
+    d = {f.name: f.default for f in fields(EncoderTrainConfig)}
+    p = sub.add_parser("train-encoder", help="train an encoder (image -> z) for a model, on its generator's samples",
+                       formatter_class=DefaultsFormatter,
+                       description="Train a small DCGAN-style encoder E for one generator G, on G's own samples (z from "
+                       "the prior, x = G(z)): latent loss ||E(x) - z||^2 plus reconstruction loss (pixels and D's features) "
+                       "of G(E(x)). Writes OUT/encoder.safetensors (tied to these G weights), OUT/training_state.safetensors "
+                       "(for --resume), metrics.jsonl, reconstructions.png and a model card encoder.md. `dcgan invert` "
+                       "finds an encoder by itself at models/NAME/encoder.safetensors.")
+    p.add_argument("--model", help="the GAN to invert: a name from `dcgan models`, a run folder or a checkpoint "
+                   "(required unless --resume)")
+    p.add_argument("--out", help="training folder (default: runs/encoders/NAME)")
+    p.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
+    p.add_argument("--steps", type=int, help=f"total Adam steps (default: {d['steps']})")
+    p.add_argument("--batch-size", type=int, help=f"images per step (default: {d['batch_size']})")
+    p.add_argument("--nef", type=int, help=f"encoder width, channels of its first block (default: {d['nef']})")
+    p.add_argument("--lr", type=float, help=f"Adam learning rate (default: {d['lr']})")
+    p.add_argument("--latent-weight", type=float, help=f"weight of the latent loss (default: {d['latent_weight']})")
+    p.add_argument("--image-weight", type=float, help=f"weight of the reconstruction loss (default: {d['image_weight']})")
+    p.add_argument("--feature-weight", type=float,
+                   help=f"weight of D's feature distance inside the reconstruction loss, 0: pixels only (default: {d['feature_weight']})")
+    p.add_argument("--real-fraction", type=float,
+                   help="share of each batch taken from the model's own procedural training renders, seen through the "
+                   f"reconstruction loss only; 0: G's samples only (default: {d['real_fraction']})")
+    p.add_argument("--real-images", type=int, help=f"training renders prepared for that share (default: {d['real_images']})")
+    p.add_argument("--seed", type=int, help=f"seed of E's weights and of the codes (default: {d['seed']})")
+    p.add_argument("--log-every", type=int, help=f"steps between metrics records (default: {d['log_every']})")
+    p.add_argument("--checkpoint-every", type=int, help=f"steps between checkpoints and validation (default: {d['checkpoint_every']})")
+    p.add_argument("--device", help="auto, cpu, cuda or mps (default: auto)")
+    p.add_argument("--precision", help="auto (bf16 where the hardware has it), bf16 or fp32 (default: auto)")
+    p.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice)")
+    p.add_argument("--no-progress", dest="progress", action="store_const", const=False, default=None, help="no progress bar")
+    p.set_defaults(func=cmd_train_encoder)
+
+
+def cmd_train_encoder(args) -> int:
+    import torch
+
+    from .encoder import ENCODER_FILE, EncoderTrainConfig, EncoderTrainer
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    given = {k: getattr(args, k) for k in ("steps", "batch_size", "nef", "lr", "latent_weight", "image_weight",
+                                           "feature_weight", "real_fraction", "real_images", "seed", "log_every",
+                                           "checkpoint_every", "device", "precision", "progress")
+             if getattr(args, k) is not None}
+    if args.resume:
+        if not args.out:
+            raise ValueError("--resume needs --out, the training folder to continue")
+        if args.model:
+            given["model"] = args.model
+        trainer = EncoderTrainer.resume(args.out, command=args.command_line, **given)
+    else:
+        if not args.model:
+            raise ValueError("give --model, the GAN to train an encoder for (a name from `dcgan models` or a checkpoint)")
+        from .encoder import model_name_of
+        from .registry import resolve_checkpoint
+
+        out = args.out or str(Path("runs") / "encoders" / model_name_of(resolve_checkpoint(args.model)))
+        trainer = EncoderTrainer(EncoderTrainConfig(model=args.model, out_dir=out, **given), command=args.command_line)
+    cfg = trainer.config
+    print(f"training an encoder for {trainer.model.path} on {trainer.device} ({trainer.precision}), steps {trainer.step} -> "
+          f"{cfg.steps}, data: {trainer.real_note()}; folder {trainer.out_dir}", file=sys.stderr)
+    previous = signal.signal(signal.SIGTERM, _stop_on_sigterm)
+    try:
+        result = trainer.run()
+    except KeyboardInterrupt:
+        print(f"\ninterrupted at step {trainer.step}; kept the last checkpoint. Resume with: "
+              f"dcgan train-encoder --resume --out {trainer.out_dir}", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except FloatingPointError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return EXIT_DIVERGED
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    val = trainer.validation
+    print(f"done: step {result.step}; encoder {result.encoder} (latent RMSE {val.get('samples_latent_rmse', float('nan')):.3f}, "
+          f"image RMSE {val.get('samples_image_rmse', float('nan')):.3f} on G's samples). `dcgan invert` uses it with "
+          f"--encoder {result.encoder}, or by itself once copied beside the model as {ENCODER_FILE}")
+    return 0
+
+
+def _add_invert_parser(sub) -> None:
+    from .inversion import DEFAULT_BATCH_SIZE, DEFAULT_FEATURE_WEIGHT, DEFAULT_LR, DEFAULT_RESTARTS, DEFAULT_STEPS, METHODS
+
+    p = sub.add_parser("invert", help="find the z of your own images (GAN inversion): codes, reconstructions, errors",
+                       formatter_class=DefaultsFormatter,
+                       description="Invert images into a model's z. Images are centre-cropped and resized like training "
+                       "images (grayscale models take grayscale). Writes OUT/z.npy (float32, one row per image, in the order "
+                       "of OUT/index.json, which maps each input file to its row and gives its reconstruction error), "
+                       "OUT/errors.csv and OUT/reconstructions.png (originals above reconstructions).")
+    p.add_argument("inputs", nargs="+", metavar="IMAGE_OR_FOLDER", help="image files and folders (every image inside, sorted)")
+    p.add_argument("--model", required=True, help="model name, run folder or checkpoint")
+    p.add_argument("--out", required=True, help="output folder")
+    p.add_argument("--method", default="auto", choices=("auto", *METHODS),
+                   help="optimise: Adam on z from random starts; encode: one pass of the model's encoder; hybrid: the "
+                   "encoder's code as the start of the optimisation (Zhu et al. 2020). auto: hybrid when the model has "
+                   "an encoder, else optimise (with a notice)")
+    p.add_argument("--encoder", help="encoder file (default: the one beside the model, e.g. models/NAME/encoder.safetensors)")
+    p.add_argument("--steps", type=int, help="Adam steps on z (default: " + ", ".join(f"{m} {s}" for m, s in DEFAULT_STEPS.items()
+                                                                                    if s) + ")")
+    p.add_argument("--restarts", type=int, help="codes optimised per image, the best kept (default: "
+                   + ", ".join(f"{m} {r}" for m, r in DEFAULT_RESTARTS.items() if m != "encode") + ")")
+    p.add_argument("--lr", type=float, default=DEFAULT_LR, help="Adam's initial step on z (cosine decay to a tenth)")
+    p.add_argument("--feature-weight", type=float, default=DEFAULT_FEATURE_WEIGHT,
+                   help="weight of D's feature distance beside the pixel MSE (0: pixels only)")
+    p.add_argument("--encoder-weight", type=float, default=0.0, help="hybrid: weight keeping z near the encoder's code")
+    p.add_argument("--batch-size", type=int, default=DEFAULT_BATCH_SIZE, help="images optimised together")
+    p.add_argument("--seed", type=int, default=0, help="seed of the random starts")
+    p.add_argument("--max-shown", type=int, default=64, help="images shown in reconstructions.png (all are inverted)")
+    p.add_argument("--device", default="auto", help="auto, cpu, cuda or mps")
+    p.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_invert)
+
+
+def cmd_invert(args) -> int:
+    import torch
+    from tqdm.auto import tqdm
+
+    from .analysis.user_data import model_identity
+    from .checkpoints import load_model
+    from .device import resolve_device
+    from .encoder import default_encoder_path, find_encoder, load_encoder, model_name_of
+    from .inversion import invert, prepare_images, write_inversion
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    model = load_model(args.model, device=resolve_device(args.device))
+    prepared = prepare_images(args.inputs, model.config)  # every input checked before any work
+    for note in prepared.notes:
+        print(f"note: {note}", file=sys.stderr)
+    method = args.method
+    encoder_path = Path(args.encoder) if args.encoder else find_encoder(model.path)
+    if encoder_path is None and method in ("encode", "hybrid"):
+        run = Path("runs") / "encoders" / model_name_of(model.path)
+        raise ValueError(f"method {method} needs an encoder and model {args.model} has none (looked for "
+                         f"{default_encoder_path(model.path)}); train one with `dcgan train-encoder --model {args.model} "
+                         f"--out {run}` and give --encoder {run / 'encoder.safetensors'}, or use --method optimise")
+    if method == "auto":
+        method = "hybrid" if encoder_path is not None else "optimise"
+        if encoder_path is None:
+            print(f"note: model {args.model} has no encoder (looked for {default_encoder_path(model.path)}), so the codes "
+                  "are found by optimisation alone (slower); `dcgan train-encoder` trains one", file=sys.stderr)
+    encoder = None
+    if method in ("encode", "hybrid"):
+        encoder = load_encoder(encoder_path, generator=model.generator, device=next(model.generator.parameters()).device).encoder
+    elif args.encoder:
+        print(f"note: --method optimise does not use the encoder {args.encoder}", file=sys.stderr)
+    if model.discriminator is None and args.feature_weight > 0:
+        print(f"note: {model.path} holds no discriminator: the loss compares pixels only", file=sys.stderr)
+    bar = tqdm(total=0, disable=args.no_progress, unit="step", desc=f"invert ({method})", dynamic_ncols=True)
+
+    def progress(done: int, total: int) -> None:
+        bar.total = total
+        bar.n = done
+        bar.refresh()
+
+    try:
+        result = invert(model.generator, model.discriminator, prepared.images, method=method, encoder=encoder,
+                        steps=args.steps, restarts=args.restarts, lr=args.lr, feature_weight=args.feature_weight,
+                        encoder_weight=args.encoder_weight, seed=args.seed, batch_size=args.batch_size, progress=progress)
+    finally:
+        bar.close()
+    written = write_inversion(args.out, prepared, result, model=model_identity(model_name_of(model.path), model).to_dict(),
+                              encoder=str(encoder_path) if encoder is not None else None, command=args.command_line,
+                              max_shown=args.max_shown)
+    errors = result.errors
+    print(f"inverted {len(prepared)} images with {method} ({result.steps} steps, {result.restarts} restarts): "
+          f"pixel RMSE mean {float(errors.mean()):.3f}, worst {float(errors.max()):.3f} ({prepared.names[int(errors.argmax())]}); "
+          f"wrote {', '.join(str(p) for p in written)}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="dcgan", description="Train, sample and inspect DCGANs.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -777,6 +955,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_units_parser(sub)
     _add_forget_parser(sub)
     _add_instruments_parser(sub)
+    _add_train_encoder_parser(sub)
+    _add_invert_parser(sub)
     return parser
 
 

@@ -65,7 +65,7 @@ def _candidates(d: Path) -> list[tuple[str, Path]]:
     if not d.is_dir():
         return found
     for p in sorted(d.iterdir()):
-        if p.is_file() and p.suffix == ".safetensors":
+        if p.is_file() and p.suffix == ".safetensors" and not p.name.endswith(".encoder.safetensors"):  # X.encoder: X's encoder
             found.append((p.stem, p))
         elif p.is_dir() and p.name != "instruments":
             for c in (p / "model.safetensors", p / "checkpoints" / "last.safetensors"):

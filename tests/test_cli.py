@@ -57,7 +57,8 @@ def test_errors_are_one_line_messages_not_tracebacks(tmp_path, capsys):
     assert "no model named 'no-such-model'" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("command", [[], ["train"], ["sample"], ["info"], ["data", "preview"], ["import"], ["models"], ["export"], ["eval"], ["arithmetic"], ["probe"]])
+@pytest.mark.parametrize("command", [[], ["train"], ["sample"], ["info"], ["data", "preview"], ["import"], ["models"], ["export"], ["eval"], ["arithmetic"], ["probe"],
+                                     ["train-encoder"], ["invert"]])
 def test_every_command_has_help(command):
     out = subprocess.run([sys.executable, "-m", "dcgan_core.cli", *command, "--help"], capture_output=True, text=True)
     assert out.returncode == 0 and "usage: dcgan" in out.stdout
@@ -85,7 +86,7 @@ def test_every_subcommand_answers_help(command, capsys):
 
 def test_the_analysis_commands_are_dcgan_subcommands():
     names = {command[0] for command in subcommands(build_parser())}
-    assert {"units", "instruments", "latent-geometry", "forget"} <= names
+    assert {"units", "instruments", "latent-geometry", "forget", "train-encoder", "invert"} <= names
 
 
 def test_no_module_of_the_library_but_cli_imports_argparse():
