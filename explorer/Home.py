@@ -22,6 +22,7 @@ PAGES = [
     (ROOT / "explorer" / "home_page.py", "Home", "home"),
     (ROOT / "pages" / "1_latent_walk.py", "Latent walk", "latent_walk"),
     (ROOT / "pages" / "2_samples.py", "Samples", "samples"),
+    (ROOT / "pages" / "10_your_images.py", "Your images", "your_images"),
     (ROOT / "pages" / "3_training_monitor.py", "Training monitor", "training_monitor"),
     (ROOT / "pages" / "4_discriminator_features.py", "Discriminator features", "discriminator_features"),
     (ROOT / "pages" / "5_feature_probe.py", "Feature probe", "feature_probe"),

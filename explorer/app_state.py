@@ -24,6 +24,20 @@ WALK_FRAME = "walk_frame"  # frame shown in the frame viewer
 WALK_PATH_PLOT = "walk_path_plot"  # plotly selection on the PCA plot
 WALK_PICK_SEED = "walk_pick_seed"  # seed of the grid waypoints are pinned from
 WALK_PINS_PREFIX = "walk_pins_"  # + pick seed: indices pinned from that grid
+WALK_SAVED = "walk_saved"  # name of the saved codes (your images) the walk starts at; "" for none
+
+# your images page (inversion)
+YOURS_SOURCE = "yours_source"  # "upload" | "training"
+YOURS_METHOD = "yours_method"  # "hybrid" | "optimise" | "encode"
+YOURS_STEPS = "yours_steps"
+YOURS_UPLOADS = "yours_uploads"  # the file uploader
+YOURS_TRAIN_START = "yours_train_start"  # first training image picked
+YOURS_TRAIN_COUNT = "yours_train_count"
+YOURS_RUN = "yours_run"  # the Invert button
+YOURS_ASKED = "yours_asked"  # (images digest, method, steps) of the last inversion asked for
+YOURS_RESULT = "yours_result"  # (key of images and settings, Inversion): the last inversion, kept for reruns
+YOURS_NAME = "yours_name"  # name the codes are saved under
+YOURS_SAVE = "yours_save"
 
 # samples page
 SAMPLES_SEED = "samples_seed"
@@ -58,6 +72,7 @@ FORGET_THRESHOLD = "forget_threshold"  # drop maps whose weight / largest |weigh
 FORGET_COUNT = "forget_count"  # or drop this many maps with the largest weights
 FORGET_PAIRS_SEED = "forget_pairs_seed"  # seed of the z's shown with and without the maps
 FORGET_PAIRS_N = "forget_pairs_n"
+FORGET_SAVED = "forget_saved"  # or the saved codes (your rooms) shown with and without the maps; "" for none
 FORGET_RANDOM_SEED = "forget_random_seed"  # seed of the random control maps
 FORGET_MEASURE_N = "forget_measure_n"  # z's measured with the instrument
 FORGET_MEASURE_SEED = "forget_measure_seed"
@@ -98,6 +113,7 @@ ARITH_DIR_FIT = "arith_dir_fit"  # (n, seed) of the last fit asked for
 ARITH_DIR_AMOUNT_PREFIX = "arith_dir_amount_"  # + attribute: slider, z units along its unit normal
 ARITH_DIR_HOLD = "arith_dir_hold"  # attributes held fixed (projected out of the others)
 ARITH_DIR_ROW_SEED = "arith_dir_row_seed"  # seed of the faces shown before / after
+ARITH_DIR_SAVED = "arith_dir_saved"  # or the saved codes (your images) moved instead; "" for none
 
 # discriminator features page (paper section 6.2, Fig. 5)
 DFEAT_LAYER = "dfeat_layer"  # hidden layer of D (default: the last conv layer)

@@ -258,10 +258,17 @@ def direction_edit(normals: Mapping[str, np.ndarray], amounts: Mapping[str, floa
     return edit
 
 
-def before_after_images(model, seed: int, edit: np.ndarray) -> np.ndarray:
-    """uint8 (16, H, W, C): samples 0-7 of `seed`, then the same codes plus `edit`."""
-    before = sample_z(8, model.config, seed=seed)
-    return images_of(model.loaded, model.key, torch.cat([before, directions.move_along(before, edit, 1.0)]).numpy())
+def before_after_images(model, seed: int, edit: np.ndarray, saved: concept_sets.ConceptSet | None = None) -> tuple[np.ndarray, str]:
+    """(uint8 (2k, H, W, C), what they are): k faces, then the same codes plus `edit`.
+
+    The faces are samples 0-7 of `seed`, or the first 8 codes of a saved set (e.g. your inverted photos).
+    """
+    if saved is not None:
+        before, what = saved.z[:8].float(), f"your saved codes {saved.name!r} ({min(len(saved), 8)} of {len(saved)})"
+    else:
+        before, what = sample_z(8, model.config, seed=seed), f"samples 0-7 of seed {seed}"
+    pair = images_of(model.loaded, model.key, torch.cat([before, directions.move_along(before, edit, 1.0)]).numpy())
+    return pair, what
 
 
 def fitted_caption(fitted: directions.FittedDirections, seed: int) -> str:

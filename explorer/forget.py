@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 
 import numpy as np
+import torch
 import streamlit as st
 
 from dcgan_core.analysis import object_removal as removal
@@ -58,9 +59,12 @@ def fit_maps(_model, model_key: tuple, annotations_json: str) -> removal.FitResu
 
 
 @st.cache_data(max_entries=16, show_spinner=False)
-def drop_pairs(_model, model_key: tuple, seed: int, n: int, layer: int, maps: tuple, control: tuple) -> np.ndarray:
-    """uint8 (3n, H, W, C): n samples of `seed`, then with `maps` dropped, then with `control` dropped."""
-    z = sample_z(n, _model.config, seed=seed)
+def drop_pairs(
+    _model, model_key: tuple, seed: int, n: int, layer: int, maps: tuple, control: tuple, saved: np.ndarray | None = None
+) -> np.ndarray:
+    """uint8 (3n, H, W, C): n samples of `seed` (or the codes `saved`, e.g. your inverted rooms), then with `maps`
+    dropped, then with `control` dropped."""
+    z = torch.from_numpy(saved).float() if saved is not None else sample_z(n, _model.config, seed=seed)
     before, fitted = removal.generate_with_and_without(_model.generator, z, layer, maps)
     _, randomised = removal.generate_with_and_without(_model.generator, z, layer, control)
     return np.concatenate([before, fitted, randomised])

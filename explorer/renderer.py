@@ -20,7 +20,7 @@ from dcgan_core.checkpoints import LoadedModel
 from dcgan_core.generate import generate
 from dcgan_core.latent import WalkSmoothness, pca_2d, sample_z, walk_path, walk_smoothness
 
-from .walk import walk_animation_gif
+from .walk import SavedWaypoints, walk_animation_gif
 
 PICK_GRID_SIZE = 16  # samples offered for pinning as waypoints
 
@@ -47,22 +47,29 @@ class Walk:
     seconds: float  # time to build it (generation included)
 
 
-def walk_waypoints(config, seed: int, points: int, pick_seed: int, pins: tuple[int, ...]) -> tuple[torch.Tensor, list[str]]:
-    """The walk's waypoints: pinned samples of the pick grid first, then random points of `seed` up to `points`."""
+def walk_waypoints(
+    config, seed: int, points: int, pick_seed: int, pins: tuple[int, ...], saved: SavedWaypoints | None = None
+) -> tuple[torch.Tensor, list[str]]:
+    """The walk's waypoints: saved codes first, then pinned samples of the pick grid, then random points of `seed`
+    up to `points` (at least two waypoints in all)."""
+    first = torch.from_numpy(saved.z).float() if saved is not None else torch.empty(0, config.nz)
+    labels = [f"code #{i} of saved set {saved.name!r}" for i in range(len(first))] if saved is not None else []
     pinned = sample_z(PICK_GRID_SIZE, config, seed=pick_seed)[list(pins)] if pins else torch.empty(0, config.nz)
-    labels = [f"sample #{i} of seed {pick_seed} (pinned)" for i in pins]
-    n_random = max(points - len(pins), 2 - len(pins), 0)
+    labels += [f"sample #{i} of seed {pick_seed} (pinned)" for i in pins]
+    chosen = len(first) + len(pins)
+    n_random = max(points - chosen, 2 - chosen, 0)
     random = sample_z(points, config, seed=seed)[:n_random]
     labels += [f"random point {i} of seed {seed}" for i in range(n_random)]
-    return torch.cat([pinned, random]), labels
+    return torch.cat([first, pinned, random]), labels
 
 
 @st.cache_data(max_entries=32, show_spinner=False)
 def render_walk(
-    _model: LoadedModel, model_key: tuple, seed: int, points: int, steps: int, method: str, pick_seed: int, pins: tuple[int, ...]
+    _model: LoadedModel, model_key: tuple, seed: int, points: int, steps: int, method: str, pick_seed: int,
+    pins: tuple[int, ...], saved: SavedWaypoints | None = None,
 ) -> Walk:
     start = time.perf_counter()
-    waypoints, labels = walk_waypoints(_model.config, seed, points, pick_seed, pins)
+    waypoints, labels = walk_waypoints(_model.config, seed, points, pick_seed, pins, saved)
     path = walk_path(waypoints, steps=steps, method=method)
     frames = generate(_model.generator, path.z, precision="auto")  # a preview: bf16 where the CPU has it (2.2x)
     seconds = time.perf_counter() - start
@@ -84,10 +91,10 @@ def render_walk(
 @st.cache_data(max_entries=16, show_spinner=False)
 def walk_gif(
     _model: LoadedModel, model_key: tuple, seed: int, points: int, steps: int, method: str, pick_seed: int,
-    pins: tuple[int, ...], fps: float, bounce: bool, scale: int,
+    pins: tuple[int, ...], fps: float, bounce: bool, scale: int, saved: SavedWaypoints | None = None,
 ) -> bytes:
     """The walk as a looping GIF (one palette for the whole walk: see `walk_animation_gif`)."""
-    walk = render_walk(_model, model_key, seed, points, steps, method, pick_seed, pins)
+    walk = render_walk(_model, model_key, seed, points, steps, method, pick_seed, pins, saved)
     return walk_animation_gif(walk.frames, fps=fps, scale=scale, bounce=bounce)
 
 

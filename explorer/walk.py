@@ -8,14 +8,31 @@ palette for the whole walk, which keeps that rerun short.
 from __future__ import annotations
 
 import io
+from dataclasses import dataclass
 
 import numpy as np
 import streamlit as st
 from PIL import Image
 
 from . import app_state as keys
+from .saved_codes import codes_of, picked_codes, saved_set_names
 
+MAX_SAVED_WAYPOINTS = 16  # saved codes a walk starts at, at most
 PALETTE_SAMPLE_FRAMES = 9  # frames the GIF's one palette is built from: the waypoints of the default 9-point, 8-step walk
+
+
+@dataclass(frozen=True)
+class SavedWaypoints:
+    """Saved codes (e.g. your inverted images) that start a walk: float32 (k, nz) and the set's name."""
+
+    z: np.ndarray
+    name: str
+
+    def __hash__(self) -> int:  # st.cache_data keys: the codes' bytes and the name
+        return hash((self.z.tobytes(), self.name))
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, SavedWaypoints) and self.name == other.name and np.array_equal(self.z, other.z)
 
 
 def clamp_state(key: str, lo: int, hi: int) -> None:
@@ -31,6 +48,14 @@ def pinned_samples() -> tuple[int, tuple[int, ...]]:
     """
     pick_seed = int(st.session_state.get(keys.WALK_PICK_SEED, 0))
     return pick_seed, tuple(int(i) for i in st.session_state.get(f"{keys.WALK_PINS_PREFIX}{pick_seed}") or ())
+
+
+def saved_waypoints(model, name: str | None) -> SavedWaypoints | None:
+    """The saved codes the walk starts at (at most MAX_SAVED_WAYPOINTS), or None (after a one-line error if unusable)."""
+    if name not in saved_set_names(model):  # e.g. a set of the model picked before: this one has none of that name
+        return None
+    saved = picked_codes(model, name)
+    return SavedWaypoints(codes_of(saved, MAX_SAVED_WAYPOINTS), saved.name) if saved is not None else None
 
 
 def select_frame_from_plot() -> None:

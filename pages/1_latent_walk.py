@@ -11,7 +11,8 @@ from dcgan_core.generate import walk_grid
 from explorer import app_state as keys
 from explorer import charts, renderer, widgets
 from explorer.model_picker import ActiveModel, require_model
-from explorer.walk import clamp_state, pinned_samples, select_frame_from_plot, walk_animation_gif
+from explorer.walk_widgets import pin_picker
+from explorer.walk import clamp_state, pinned_samples, saved_waypoints, select_frame_from_plot, walk_animation_gif
 
 METHODS = {"slerp": "spherical", "lerp": "linear"}
 LAYOUTS = {"rows": "row per segment", "strip": "one strip"}
@@ -23,24 +24,6 @@ widgets.page_header(
     "representations*: in a good model the room changes gradually (a lamp fades in, a window grows), "
     "with no sudden jumps. Jumps would suggest the model has memorised training images.",
 )
-
-
-def pin_picker(model: ActiveModel) -> None:
-    """Samples to pin as the walk's first waypoints, below the walk and outside its fragment: a seed change does not
-    redraw them, and pinning reruns the page (the walk reads the pins with `pinned_samples`)."""
-    with st.expander("Pin samples as waypoints", icon=":material/push_pin:"):
-        pick_seed = st.number_input("Seed of the samples to pick from", 0, 2**31 - 1, 0, key=keys.WALK_PICK_SEED)
-        with widgets.user_errors("generate samples to pick from"):
-            pick = renderer.sample_images(model.loaded, model.key, int(pick_seed), renderer.PICK_GRID_SIZE)
-        cols = st.columns(8)
-        for i in range(renderer.PICK_GRID_SIZE):
-            with cols[i % 8]:
-                widgets.show_picture(pick[i], caption=f"#{i}", min_px=128)
-        st.pills(
-            "Pin these samples (the walk starts at them, in the order you pin them)",
-            list(range(renderer.PICK_GRID_SIZE)), selection_mode="multi", format_func=lambda i: f"#{i}",
-            key=f"{keys.WALK_PINS_PREFIX}{int(pick_seed)}",
-        )
 
 
 @st.fragment
@@ -60,18 +43,20 @@ def walk_section(model: ActiveModel) -> None:
     )
 
     pick_seed, pins = pinned_samples()
+    saved = saved_waypoints(model, st.session_state.get(keys.WALK_SAVED))
 
     with st.spinner("Rendering the walk..."), widgets.user_errors("render the walk"):
         walk = renderer.render_walk(
-            model.loaded, model.key, int(seed), int(points), int(steps), method, int(pick_seed), pins
+            model.loaded, model.key, int(seed), int(points), int(steps), method, int(pick_seed), pins, saved
         )
     n_frames, k = len(walk.frames), len(walk.waypoint_frames)
     settings = (
-        f"{n_frames} frames: {k} waypoints ({len(pins)} pinned from seed {pick_seed}), {steps} steps between each pair, "
+        f"{n_frames} frames: {k} waypoints ({len(pins)} pinned from seed {pick_seed}"
+        f"{f', {len(saved.z)} saved codes of {saved.name!r}' if saved else ''}), {steps} steps between each pair, "
         f"{METHODS[method]} interpolation · seed {seed} · {model.describe()}"
     )
     pinned = f"pins{'-'.join(map(str, pins))}" if pins else ""
-    stem = widgets.file_stem("walk", model.name, f"seed{seed}", f"{k}x{steps}", method, pinned)
+    stem = widgets.file_stem("walk", model.name, f"seed{seed}", f"{k}x{steps}", method, pinned, saved.name if saved else "")
 
     s = walk.smoothness
     m = st.columns(4)
@@ -132,7 +117,7 @@ def walk_section(model: ActiveModel) -> None:
         with st.spinner("Encoding the GIF..."):
             gif = renderer.walk_gif(
                 model.loaded, model.key, int(seed), int(points), int(steps), method, int(pick_seed), pins, float(fps),
-                bool(bounce), 1,
+                bool(bounce), 1, saved,
             )
         with a[0]:
             widgets.show_animation(gif, caption=f"{settings} · {fps} fps", width=384)

@@ -12,7 +12,7 @@ from dcgan_core.analysis.arithmetic import MIN_PER_CONCEPT
 from explorer import app_state as keys
 from explorer import arithmetic as arith
 from explorer import arithmetic_widgets as aw
-from explorer import widgets
+from explorer import saved_codes, widgets
 from explorer.arithmetic import ATTRIBUTE_WORDS, SLOTS
 from explorer.charts.arithmetic import benchmark_figure
 
@@ -99,17 +99,20 @@ if fitted:
                       "about 0.58 along any unit direction)")
         for k, col in zip(attrs, st.columns(len(attrs)))
     }
-    row_seed = int(st.columns([1, 3])[0].number_input("Seed of the faces", 0, 2**31 - 1, 0, key=keys.ARITH_DIR_ROW_SEED))
+    r = st.columns([1, 3])
+    row_seed = int(r[0].number_input("Seed of the faces", 0, 2**31 - 1, 0, key=keys.ARITH_DIR_ROW_SEED))
+    with r[1]:
+        mine = saved_codes.saved_codes_picker(model, "Or move your own faces (saved codes)", keys.ARITH_DIR_SAVED)
     try:
         edit = arith.direction_edit(fitted.normals(), amounts, held, model.config.nz)
     except ValueError as e:
         st.warning(f"Cannot hold {', '.join(held)} fixed: {e}", icon=":material/warning:")
     else:
-        pair = arith.before_after_images(model, row_seed, edit)
-        moved = ", ".join(f"{ATTRIBUTE_WORDS[k]} {a:+g}" for k, a in amounts.items() if a) or "nothing moved yet"
-        widgets.show_grid(pair, nrow=8, min_px=1024, caption=f"samples 0-7 of seed {row_seed}, before (top) and after (bottom): "
+        pair, faces = arith.before_after_images(model, row_seed, edit, mine)
+        moved, k = ", ".join(f"{ATTRIBUTE_WORDS[a]} {v:+g}" for a, v in amounts.items() if v) or "nothing moved yet", len(pair) // 2
+        widgets.show_grid(pair, nrow=k, min_px=1024, caption=f"{faces}, before (top) and after (bottom): "
                           f"{moved}" + (f"; holding {', '.join(held)} fixed" if held else "") + f" · {model.describe()}")
-        st.markdown(f"**Instrument, before:** {arith.verdict(pair[:8])}  \n**Instrument, after:** {arith.verdict(pair[8:])}")
+        st.markdown(f"**Instrument, before:** {arith.verdict(pair[:k])}  \n**Instrument, after:** {arith.verdict(pair[k:])}")
 
 # ---- 5. the benchmark
 st.subheader("5. How often it works: the paper's equations over many draws")

@@ -1,7 +1,6 @@
 """Find the feature maps that draw windows and drop them (paper section 6.3.1, Fig. 6): a logistic regression on the generator's penultimate layer, fitted on the window boxes drawn on the previous page, finds the maps; dropping them removes the windows, dropping as many random maps does not.
 
-The room instrument measures the effect (from the command line: `dcgan forget measure --model
-rooms --n-annotate 150 --n 300`). Compute: `explorer.forget`; library: `dcgan_core.analysis.object_removal` and `.annotations`.
+The room instrument measures the effect (`dcgan forget measure --model rooms --n-annotate 150 --n 300`). Compute: `explorer.forget`; library: `dcgan_core.analysis.object_removal` and `.annotations`.
 """
 
 import streamlit as st
@@ -11,7 +10,7 @@ from dcgan_core.analysis.annotations import IMAGE_SIZE, AnnotationStore
 from dcgan_core.data.rooms import OBJECT_NAMES
 from explorer import annotation_widgets as annotate
 from explorer import app_state as keys
-from explorer import forget, widgets
+from explorer import forget, saved_codes, widgets
 from explorer.charts.forget import fit_weights_figure
 from explorer.forget import pct
 from explorer.model_picker import require_model
@@ -103,13 +102,16 @@ with tab_drop:
     pairs_n = int(p[1].slider("Samples", 4, 16, 8, key=keys.FORGET_PAIRS_N))
     control_seed = int(p[2].number_input("Seed of the random maps", 0, 2**31 - 1, 0, key=keys.FORGET_RANDOM_SEED))
     control = forget.map_indices(removal.random_maps(n_maps, len(maps), control_seed))
+    with p[3]:
+        mine = saved_codes.saved_codes_picker(model, "Or your own rooms (saved codes)", keys.FORGET_SAVED)
+    shown, pairs_n = saved_codes.codes_of(mine, 16), len(mine.z[:16]) if mine else pairs_n
     with st.spinner("Generating..."), widgets.user_errors("generate the pairs"):
-        grid = forget.drop_pairs(model.loaded, model.key, pairs_seed, pairs_n, layer, maps, control)
-    widgets.show_grid(grid, nrow=pairs_n, min_px=1200, caption=f"samples 0-{pairs_n - 1} of seed {pairs_seed}: as generated "
+        grid = forget.drop_pairs(model.loaded, model.key, pairs_seed, pairs_n, layer, maps, control, shown)
+    rooms = f"your saved codes {mine.name!r}" if mine else f"samples 0-{pairs_n - 1} of seed {pairs_seed}"
+    widgets.show_grid(grid, nrow=pairs_n, min_px=1200, caption=f"{rooms}: as generated "
                       f"(top), with the {len(maps)} fitted maps of layer {layer} dropped (middle), with {len(control)} random "
                       f"maps dropped (bottom, random seed {control_seed}) · {model.describe()}")
-    st.caption(f"Fitted maps dropped: {', '.join(map(str, sorted(maps))) or 'none'}. Random: "
-               f"{', '.join(map(str, control)) or 'none'}.")
+    st.caption(f"Fitted maps dropped: {', '.join(map(str, sorted(maps))) or 'none'}. Random: {', '.join(map(str, control)) or 'none'}.")
 
     st.subheader("Measure with the room instrument")
     if not measurable:

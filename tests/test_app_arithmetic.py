@@ -304,3 +304,17 @@ def test_the_benchmark_is_not_offered_for_a_model_the_face_instrument_cannot_rea
     assert_clean(at)
     assert not [b for b in at.button if b.key == "arith_bench_button"]
     assert any("The benchmark reads every result with the face instrument: pick a 64-px faces model" in i.value for i in at.info)
+
+
+def test_a_learned_direction_moves_your_saved_faces(tmp_path, monkeypatch):
+    monkeypatch.setenv("DCGAN_CONCEPTS_DIR", str(tmp_path / "concepts"))
+    faces = load_model("faces")  # the shipped model: the instrument tells its attributes apart
+    codes = sample_z(2, faces.config, seed=77)
+    concept_sets.save_concept_set(concept_sets.concept_set_path("faces", "my faces"),
+                                  ConceptSet("my faces", codes, model_identity("faces", faces)))
+    at = run_page(AXES, model="faces", arith_dir_saved="my_faces")
+    at.selectbox(key="arith_dir_n").set_value(500)
+    at.button(key="arith_fit_button").click().run()
+    at.slider(key="arith_dir_amount_glasses").set_value(2.0).run()
+    assert_clean(at)
+    assert "your saved codes 'my faces' (2 of 2), before (top) and after (bottom): glasses +2" in captions(at)

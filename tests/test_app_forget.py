@@ -16,6 +16,8 @@ import pytest
 from app_support import TIMEOUT, assert_clean, run_page, show_only, train_tiny_run, train_tiny_runs
 from streamlit.testing.v1 import AppTest
 
+from dcgan_core.analysis.concept_sets import ConceptSet, concept_set_path, save_concept_set
+from dcgan_core.latent import sample_z
 from dcgan_core.analysis.annotations import AnnotationSet, AnnotationStore, make_annotation, pool_z
 from dcgan_core.analysis.user_data import ModelIdentity
 from dcgan_core.checkpoints import load_model
@@ -295,3 +297,14 @@ def test_an_object_the_instrument_does_not_know_can_be_annotated_but_not_measure
     at = run(forget_object="curtain")  # typed into the object field
     assert_clean(at)
     assert button(at, "Auto-annotate").disabled and "does not know curtains" in text(at)
+
+
+def test_your_saved_rooms_are_shown_with_and_without_the_maps(annotated, tiny_models, tmp_path, monkeypatch):
+    monkeypatch.setenv("DCGAN_CONCEPTS_DIR", str(tmp_path / "concepts"))
+    loaded, identity = model_a(tiny_models)
+    codes = sample_z(3, loaded.config, seed=42)
+    save_concept_set(concept_set_path("rooms_a", "my rooms"), ConceptSet("my rooms", codes, identity))
+    at = fit_and_open(run_fit(forget_saved="my_rooms"))
+    assert_clean(at)
+    grid = next(img for img in at.image if any("fitted maps of layer 3 dropped" in c for c in img.captions))
+    assert grid.captions[0].startswith("your saved codes 'my rooms': as generated (top)")
