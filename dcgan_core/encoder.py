@@ -40,7 +40,8 @@ import json
 import math
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass
+from typing import ClassVar
 from pathlib import Path
 
 import numpy as np
@@ -54,7 +55,9 @@ from .device import autocast, describe_device, resolve_device, resolve_precision
 from .files import atomic_write, write_bytes_atomic
 from .images import image_grid, pixels_to_unit, png_bytes, to_uint8
 from .inversion import reconstruction_loss
-from .models import IMAGE_SIZES, MAX_NZ, MAX_WIDTH, Z_PRIORS, Generator, ModelConfig, _is_whole, init_dcgan_weights
+from .train import resumed_settings
+from .models import (MAX_NZ, MAX_WIDTH, Generator, JsonConfig, ModelConfig, _is_whole, blocks_to_4px, check_pictures_and_prior,
+                     init_dcgan_weights)
 from .safetensors_files import (
     CheckpointError,
     SafetensorsHeader,
@@ -77,8 +80,10 @@ class EncoderMismatch(CheckpointError):
 
 
 @dataclass(frozen=True)
-class EncoderConfig:
+class EncoderConfig(JsonConfig):
     """Everything needed to rebuild E; stored in every encoder file."""
+
+    KIND: ClassVar[str] = "encoder"
 
     image_size: int = 64  # 32, 64 or 128 px: the generator's
     channels: int = 3  # 1 (grayscale) or 3 (RGB): the generator's
@@ -87,12 +92,7 @@ class EncoderConfig:
     z_prior: str = "uniform"  # the generator's prior: "uniform" ends in tanh (codes in [-1, 1]); "normal" is unbounded
 
     def __post_init__(self) -> None:
-        if not _is_whole(self.image_size) or self.image_size not in IMAGE_SIZES:
-            raise ValueError(f"image_size must be one of {IMAGE_SIZES}, got {self.image_size}")
-        if not _is_whole(self.channels) or self.channels not in (1, 3):
-            raise ValueError(f"channels must be 1 or 3, got {self.channels}")
-        if not isinstance(self.z_prior, str) or self.z_prior not in Z_PRIORS:
-            raise ValueError(f"z_prior must be one of {Z_PRIORS}, got {self.z_prior!r}")
+        check_pictures_and_prior(self.image_size, self.channels, self.z_prior)
         for name, top in (("nz", MAX_NZ), ("nef", MAX_WIDTH)):
             value = getattr(self, name)
             if not _is_whole(value) or not 1 <= value <= top:
@@ -110,19 +110,7 @@ class EncoderConfig:
     @property
     def num_blocks(self) -> int:
         """Strided blocks down to 4x4: 3 at 32 px, 4 at 64 px, 5 at 128 px."""
-        return int(math.log2(self.image_size)) - 2
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, d) -> EncoderConfig:
-        if not isinstance(d, dict):
-            raise ValueError(f"an encoder config must be a JSON object, got {type(d).__name__}")
-        unknown = set(d) - {f.name for f in fields(cls)}
-        if unknown:
-            raise ValueError(f"unknown encoder config keys {sorted(unknown)}")
-        return cls(**d)
+        return blocks_to_4px(self.image_size)
 
 
 class Encoder(nn.Module):
@@ -316,8 +304,11 @@ def load_encoder(path: str | Path, generator: Generator | None = None, device: t
 
 
 @dataclass
-class EncoderTrainConfig:
+class EncoderTrainConfig(JsonConfig):
     """One encoder training run. The defaults fit a 64-px model in about half an hour on one CPU thread."""
+
+    KIND: ClassVar[str] = "training"
+    STRICT: ClassVar[bool] = False  # old runs resume
 
     model: str = "rooms"  # the GAN to invert: a name from `dcgan models`, a run folder or a checkpoint
     out_dir: str = "runs/encoders/rooms"  # training folder: encoder, training state, metrics, reconstructions, card
@@ -352,14 +343,6 @@ class EncoderTrainConfig:
                 raise ValueError(f"{name} must be a weight >= 0, got {getattr(self, name)}")
         if not 0 <= self.real_fraction < 1:
             raise ValueError(f"real_fraction must be in [0, 1), got {self.real_fraction}")
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: dict) -> EncoderTrainConfig:
-        known = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in d.items() if k in known})
 
 
 VALIDATION_SEED = 424_242  # seed of the fixed G samples every checkpoint scores E on (training codes come from `seed`)
@@ -437,17 +420,10 @@ class EncoderTrainer:
         state = load_encoder(path)
         if state.train_config is None:
             raise CheckpointError(f"{path} has no train config, so it cannot be resumed")
-        stored = dict(state.train_config)
         changeable = {"steps", "log_every", "checkpoint_every", "device", "precision", "progress"}
         command = overrides.pop("command", None)
-        for k, v in overrides.items():
-            if v is None:
-                continue
-            if k not in changeable and stored.get(k) != v:
-                raise ValueError(f"cannot change {k} when resuming (the run has {stored.get(k)!r}, asked {v!r})")
-            stored[k] = v
-        stored["out_dir"] = str(out_dir)
-        return cls(EncoderTrainConfig.from_dict(stored), command=command, _state=state)
+        settings = resumed_settings(state.train_config, overrides, changeable, out_dir)
+        return cls(EncoderTrainConfig.from_dict(settings), command=command, _state=state)
 
     def add_callback(self, event: str, fn: Callable) -> None:
         if event not in self.callbacks:

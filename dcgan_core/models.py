@@ -24,8 +24,9 @@ from __future__ import annotations
 
 import math
 import numbers
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, fields
+from typing import ClassVar
 
 import torch
 from torch import nn
@@ -40,14 +41,56 @@ MAX_NZ = 4096
 MAX_WIDTH = 1024  # ngf and ndf; the widest block is width x 2^(blocks - 1)
 
 
+def blocks_to_4px(image_size: int) -> int:
+    """Strided blocks between a picture and 4x4: 3 at 32 px, 4 at 64 px, 5 at 128 px."""
+    return int(math.log2(image_size)) - 2
+
+
+class JsonConfig:
+    """to_dict / from_dict for the dataclass configs that files store.
+
+    Shape configs (STRICT) refuse unknown keys: a network built from a misread header would be wrong.
+    Training configs ignore them, so a run written by an older or newer version still resumes.
+    """
+
+    KIND: ClassVar[str] = "config"
+    STRICT: ClassVar[bool] = True
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: Mapping):
+        if not isinstance(d, Mapping):
+            raise ValueError(f"a {cls.KIND} config must be a JSON object, got {type(d).__name__}")
+        known = {f.name for f in fields(cls)}
+        unknown = set(d) - known
+        if unknown and cls.STRICT:
+            raise ValueError(f"unknown {cls.KIND} config keys {sorted(unknown)}")
+        return cls(**{k: v for k, v in d.items() if k in known})
+
+
+def check_pictures_and_prior(image_size, channels, z_prior) -> None:
+    """ValueError unless the pictures' size and channels and z's prior are ones the nets support (any config of G,
+    D or an encoder states them; a file may hold anything)."""
+    if not _is_whole(image_size) or image_size not in IMAGE_SIZES:
+        raise ValueError(f"image_size must be one of {IMAGE_SIZES}, got {image_size}")
+    if not _is_whole(channels) or channels not in (1, 3):
+        raise ValueError(f"channels must be 1 or 3, got {channels}")
+    if not isinstance(z_prior, str) or z_prior not in Z_PRIORS:
+        raise ValueError(f"z_prior must be one of {Z_PRIORS}, got {z_prior!r}")
+
+
 def _is_whole(value) -> bool:
     """An int (or NumPy integer), not a bool or a float: JSON from a file can hold anything."""
     return isinstance(value, numbers.Integral) and not isinstance(value, bool)
 
 
 @dataclass(frozen=True)
-class ModelConfig:
+class ModelConfig(JsonConfig):
     """Everything needed to rebuild G and D; stored in every checkpoint."""
+
+    KIND: ClassVar[str] = "model"
 
     image_size: int = 64  # 32, 64 or 128 px: one up/down-sampling block per doubling above 4x4
     nz: int = 100  # size of z (paper: 100)
@@ -57,12 +100,7 @@ class ModelConfig:
     z_prior: str = "uniform"  # "uniform" on [-1, 1] (paper) or "normal" N(0, 1)
 
     def __post_init__(self) -> None:
-        if not _is_whole(self.image_size) or self.image_size not in IMAGE_SIZES:
-            raise ValueError(f"image_size must be one of {IMAGE_SIZES}, got {self.image_size}")
-        if not _is_whole(self.channels) or self.channels not in (1, 3):
-            raise ValueError(f"channels must be 1 or 3, got {self.channels}")
-        if not isinstance(self.z_prior, str) or self.z_prior not in Z_PRIORS:
-            raise ValueError(f"z_prior must be one of {Z_PRIORS}, got {self.z_prior!r}")
+        check_pictures_and_prior(self.image_size, self.channels, self.z_prior)
         for name, top in (("nz", MAX_NZ), ("ngf", MAX_WIDTH), ("ndf", MAX_WIDTH)):
             value = getattr(self, name)
             if not _is_whole(value):
@@ -73,20 +111,7 @@ class ModelConfig:
     @property
     def num_hidden_blocks(self) -> int:
         """Hidden blocks in each net: 3 at 32 px, 4 at 64 px, 5 at 128 px."""
-        return int(math.log2(self.image_size)) - 2
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: Mapping) -> ModelConfig:
-        if not isinstance(d, Mapping):
-            raise ValueError(f"a model config must be a JSON object, got {type(d).__name__}")
-        known = {f.name for f in fields(cls)}
-        unknown = set(d) - known
-        if unknown:
-            raise ValueError(f"unknown model config keys {sorted(unknown)}")
-        return cls(**d)
+        return blocks_to_4px(self.image_size)
 
 
 def init_dcgan_weights(module: nn.Module) -> None:

@@ -30,8 +30,9 @@ import json
 import math
 import time
 from collections import defaultdict
-from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass, fields
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from typing import ClassVar
 from pathlib import Path
 
 import torch
@@ -48,15 +49,18 @@ from .safetensors_files import CheckpointError, read_metadata
 from .averaging import GeneratorAverage
 from .images import image_grid, save_png, to_uint8
 from .latent import sample_z
-from .models import Discriminator, Generator, ModelConfig
+from .models import Discriminator, Generator, JsonConfig, ModelConfig
 
 IN_MEMORY_DATASETS = PROCEDURAL_DATASETS + ("cifar10", "mnist")
 CHECKPOINT_NAME = "last.safetensors"
 
 
 @dataclass
-class TrainConfig:
+class TrainConfig(JsonConfig):
     """One training run. Defaults are the paper's (section 4) unless noted."""
+
+    KIND: ClassVar[str] = "training"
+    STRICT: ClassVar[bool] = False  # old runs resume
 
     # data
     dataset: str = "rooms"  # rooms | faces (procedural) | folder | lsun | cifar10 | mnist (local files)
@@ -128,13 +132,23 @@ class TrainConfig:
             z_prior=self.z_prior,
         )
 
-    def to_dict(self) -> dict:
-        return asdict(self)
 
-    @classmethod
-    def from_dict(cls, d: dict) -> TrainConfig:
-        known = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in d.items() if k in known})
+
+def resumed_settings(stored: Mapping, overrides: Mapping, changeable: set[str], out_dir) -> dict:
+    """A run's stored train config with `overrides` applied (None keeps the stored value) and its folder set.
+
+    Changing anything outside `changeable` (the model, the data, the optimiser) is refused: the run
+    would no longer be the one its checkpoints belong to.
+    """
+    settings = dict(stored)
+    for k, v in overrides.items():
+        if v is None:
+            continue
+        if k not in changeable and settings.get(k) != v:
+            raise ValueError(f"cannot change {k} when resuming (the run has {settings.get(k)!r}, asked {v!r})")
+        settings[k] = v
+    settings["out_dir"] = str(out_dir)
+    return settings
 
 
 def instance_noise_std(cfg: "TrainConfig", step: int) -> float:
@@ -311,17 +325,9 @@ class Trainer:
         ckpt = load_checkpoint(path)
         if not ckpt.is_training_state or ckpt.train_config is None:
             raise ValueError(f"{path} holds weights only (no optimizer state), so it cannot be resumed exactly")
-        stored = dict(ckpt.train_config)
         changeable = {"steps", "device", "precision", "log_every", "sample_every", "checkpoint_every",
                       "num_workers", "progress", "compile", "data_root", "sync_bn", "g_ema"}
-        for k, v in overrides.items():
-            if v is None:
-                continue
-            if k not in changeable and stored.get(k) != v:
-                raise ValueError(f"cannot change {k} when resuming (run has {stored.get(k)!r}, asked {v!r})")
-            stored[k] = v
-        stored["out_dir"] = str(out_dir)
-        config = TrainConfig.from_dict(stored)
+        config = TrainConfig.from_dict(resumed_settings(ckpt.train_config, overrides, changeable, out_dir))
         if config.model_config() != ckpt.model_config:  # checked before the networks are built from it
             raise CheckpointError(f"{path} is damaged: its train config describes another model "
                                   f"({config.model_config()}) than its model config ({ckpt.model_config})")
