@@ -37,7 +37,7 @@ import torch
 
 from ..files import write_json_atomic
 from ..latent import sample_z
-from .user_data import ModelIdentity, annotations_dir, safe_name
+from .user_data import ModelIdentity, annotations_dir, parse_json, safe_name
 
 FORMAT = "dcgan-explorer-annotations/1"
 IMAGE_SIZE = 64  # annotations are drawn on 64-px images (the instruments' size)
@@ -189,12 +189,7 @@ class AnnotationSet:
         """Parse and validate an exported file; AnnotationError (one line, naming `where`) for anything unusable."""
         if len(text) > MAX_IMPORT_BYTES:
             raise AnnotationError(f"{where} is too large ({len(text):,} bytes; at most {MAX_IMPORT_BYTES:,})")
-        try:
-            data = json.loads(text)
-        except (ValueError, UnicodeDecodeError) as e:  # JSONDecodeError, or a number of more than 4,300 digits
-            raise AnnotationError(f"{where} is not valid JSON: {e}") from None
-        except RecursionError:  # e.g. "[[[[..." past Python's recursion limit
-            raise AnnotationError(f"{where} is nested too deeply to be an annotations file") from None
+        data = parse_json(text, where, "an annotations file", AnnotationError, not_json="is not valid JSON")
         return cls.from_dict(data, expect_model=expect_model, expect_object=expect_object, where=where)
 
 

@@ -24,7 +24,7 @@ from pathlib import Path
 import torch
 
 from ..files import write_json_atomic
-from .user_data import ModelIdentity, concepts_dir, safe_name
+from .user_data import ModelIdentity, concepts_dir, parse_json, safe_name
 
 FORMAT = "dcgan-explorer-concepts/1"
 IDENTITY_KEYS = ("name", "fingerprint", "nz", "z_prior", "step")  # what a concept set file records of its model
@@ -130,12 +130,7 @@ def concept_set_to_json(concept: ConceptSet) -> str:
 
 def concept_set_from_json(text: str | bytes, expect: ModelIdentity | None = None, where: str = "the file") -> ConceptSet:
     """Parse a concept set; with `expect`, refuse one made for other weights (ConceptSetError)."""
-    try:
-        d = json.loads(text)
-    except (ValueError, UnicodeDecodeError) as e:  # JSONDecodeError, or a number of more than 4,300 digits
-        raise ConceptSetError(f"{where} is not JSON: {e}") from None
-    except RecursionError:  # e.g. "[[[[..." past Python's recursion limit
-        raise ConceptSetError(f"{where} is nested too deeply to be a concept set") from None
+    d = parse_json(text, where, "a concept set", ConceptSetError)
     concept = ConceptSet.from_dict(d, where)
     if expect is not None:
         check_model(concept, expect)

@@ -22,6 +22,7 @@ names people typed by `safe_name`, never from a path.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from collections.abc import Mapping, Sequence
@@ -98,6 +99,17 @@ def concepts_dir() -> Path:
 def annotations_dir() -> Path:
     """$DCGAN_ANNOTATIONS_DIR, else $XDG_DATA_HOME/dcgan-explorer/annotations (default ~/.local/share/...)."""
     return user_data_dir("annotations", ANNOTATIONS_DIR_ENV)
+
+
+def parse_json(text: str | bytes, where: str, what: str, error: type[Exception], not_json: str = "is not JSON"):
+    """json.loads for files people bring (uploads, saved sets): anything unreadable raises `error` with one line
+    naming `where` (e.g. "upload.json {not_json}: ...", or nested too deeply to be `what`)."""
+    try:
+        return json.loads(text)
+    except (ValueError, UnicodeDecodeError) as e:  # JSONDecodeError, or a number of more than 4,300 digits
+        raise error(f"{where} {not_json}: {e}") from None
+    except RecursionError:  # e.g. "[[[[..." past Python's recursion limit
+        raise error(f"{where} is nested too deeply to be {what}") from None
 
 
 def safe_name(text: str, default: str = "") -> str:
