@@ -101,6 +101,8 @@ def _open_checked(data: bytes | Path, name: str, max_bytes: int, max_side: int) 
         image = Image.open(io.BytesIO(data) if isinstance(data, bytes) else data)  # reads the header only
     except Image.DecompressionBombError as e:
         raise InvalidImage(f"{name} is too large to decode ({_one_line(e)}); downscale it") from None
+    except Image.UnidentifiedImageError:  # its message names a Python object, not the file
+        raise InvalidImage(f"{name} is not an image that can be read; give a PNG, JPEG or WebP image") from None
     except DECODE_ERRORS as e:
         raise InvalidImage(f"{name} is not an image that can be read ({_one_line(e)}); give a PNG, JPEG or WebP image") from None
     try:

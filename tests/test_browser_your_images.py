@@ -40,8 +40,16 @@ def main_text(page) -> str:
     return page.locator(MAIN).inner_text()
 
 
+def idle(page) -> None:
+    """Wait until the app has finished its rerun (a click during one can be dropped, as a user's can)."""
+    page.wait_for_timeout(300)
+    page.wait_for_function("""() => document.querySelector('[data-testid="stStatusWidget"]') === null
+                               && document.querySelector('[data-stale="true"]') === null""")
+
+
 def pick_option(page, label: str, option: str) -> None:
     """Open the select box labelled `label` in the main area and click `option`."""
+    idle(page)
     page.locator(f'{MAIN} input[aria-label="{label}"]').click()
     page.get_by_role("option", name=option).click()
 
@@ -62,7 +70,15 @@ def test_an_uploaded_image_becomes_a_waypoint_and_an_arithmetic_slot(browser_ava
             page.locator('[data-testid="stSidebar"] input[aria-label="Model"]').click()  # the shipped models are listed too
             page.get_by_role("option", name="faces_a · faces · 64 px").click()
             page.get_by_text("has no encoder yet").wait_for()
-            page.locator(f'{MAIN} input[type="file"]').set_input_files(
+            uploader = page.locator(f'{MAIN} input[type="file"]')
+            uploader.set_input_files([{"name": "notes.png", "mimeType": "image/png", "buffer": b"not a picture"}])
+            error = page.locator(f'{MAIN} [data-testid="stAlert"]').filter(has_text="Could not read the images")
+            error.wait_for()
+            message = error.inner_text().strip().splitlines()[-1]  # after the icon's name
+            assert message == "Could not read the images: notes.png is not an image that can be read; give a PNG, JPEG or WebP image"
+            assert page.locator('[data-testid="stException"]').count() == 0  # a message, never a traceback
+            page.locator(f'{MAIN} [data-testid="stFileChipDeleteBtn"] button').first.click()
+            uploader.set_input_files(
                 [{"name": "me.png", "mimeType": "image/png", "buffer": png(1)},
                  {"name": "you.png", "mimeType": "image/png", "buffer": png(2)}])
             page.get_by_role("button", name="Invert 2 images").click()
@@ -75,12 +91,15 @@ def test_an_uploaded_image_becomes_a_waypoint_and_an_arithmetic_slot(browser_ava
             assert (tmp_path / "concepts" / "faces_a" / "my_upload.json").is_file()
 
             go_to(page, "Latent walk")  # in the same session: the picked model stays faces_a
+            idle(page)
             page.get_by_text("Pin samples or your images as waypoints").click()
             pick_option(page, "Start at saved codes", "my_upload")
             page.get_by_text("2 saved codes of 'my upload'").first.wait_for()
 
             go_to(page, "Vector arithmetic")
+            idle(page)
             page.locator(f"{MAIN} button").filter(has_text="C: ").first.click()  # clicks and loads go to slot C
+            idle(page)
             page.get_by_text("Save and load concept sets").click()
             pick_option(page, "Saved sets of this model", "my_upload")
             page.get_by_role("button", name="Load into C").click()
