@@ -25,3 +25,15 @@ def one_torch_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(before)
+
+
+@pytest.fixture
+def calibrated_discriminator(tiny_config):
+    """A tiny D in eval mode, frozen, with BatchNorm statistics measured on random images (not the trivial 0 / 1)."""
+    from dcgan_core.analysis.guided_backprop import calibrate_batchnorm
+    from dcgan_core.models import Discriminator
+
+    torch.manual_seed(1)
+    d = Discriminator(tiny_config)
+    calibrate_batchnorm(d, torch.rand(16, 3, 32, 32) * 2 - 1)
+    return d.eval().requires_grad_(False)

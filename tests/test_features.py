@@ -5,7 +5,6 @@ from __future__ import annotations
 import pytest
 import torch
 
-from dcgan_core.analysis.guided_backprop import calibrate_batchnorm
 from dcgan_core.features import check_layer, every_layer_maps, layer_maps, run_with_maps, set_maps
 from dcgan_core.models import Discriminator, Generator
 
@@ -19,11 +18,8 @@ def g(tiny_config) -> Generator:
 
 
 @pytest.fixture
-def d(tiny_config) -> Discriminator:
-    torch.manual_seed(1)
-    d = Discriminator(tiny_config)
-    calibrate_batchnorm(d, torch.rand(16, 3, 32, 32) * 2 - 1)  # non-trivial BatchNorm statistics
-    return d.eval().requires_grad_(False)
+def d(calibrated_discriminator) -> Discriminator:
+    return calibrated_discriminator
 
 
 def images(n: int = 3) -> torch.Tensor:

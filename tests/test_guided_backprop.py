@@ -10,7 +10,6 @@ import torch
 from torch import nn
 
 from dcgan_core.analysis.guided_backprop import (
-    calibrate_batchnorm,
     colorize,
     gradient_image,
     guided_backprop,
@@ -59,11 +58,8 @@ def test_guided_leaky_relu_zeroes_negative_inputs_and_negative_gradients():
 
 
 @pytest.fixture
-def d(tiny_config) -> Discriminator:
-    torch.manual_seed(1)
-    d = Discriminator(tiny_config)
-    calibrate_batchnorm(d, torch.rand(16, 3, 32, 32) * 2 - 1)  # non-trivial BatchNorm statistics
-    return d.eval().requires_grad_(False)
+def d(calibrated_discriminator) -> Discriminator:
+    return calibrated_discriminator
 
 
 def hooked_guided_copy(d: Discriminator) -> Discriminator:
