@@ -43,6 +43,17 @@ def show_only(models: Path, monkeypatch, tmp_path: Path) -> Path:
     return models
 
 
+def show_generator_only(models: Path, name: str, monkeypatch, tmp_path: Path) -> Path:
+    """Make the only model a copy of rooms_a's G without its D (as an import or a G-only export would be), named `name`."""
+    from dcgan_core.checkpoints import Checkpoint, load_checkpoint, save_checkpoint
+
+    ckpt = load_checkpoint(models / "rooms_a" / "checkpoints" / "last.safetensors")
+    folder = tmp_path / "models"
+    save_checkpoint(folder / f"{name}.safetensors", Checkpoint(model_config=ckpt.model_config, generator=ckpt.generator))
+    monkeypatch.setenv("DCGAN_MODELS_DIR", str(folder))
+    return folder
+
+
 TIMEOUT = 60  # seconds per AppTest run: the first run of a page loads torch models
 
 

@@ -11,11 +11,10 @@ from pathlib import Path
 
 import pytest
 from app_support import assert_clean as assert_no_errors
-from app_support import run_page, show_only, tiny_models  # noqa: F401 (fixture)
+from app_support import run_page, show_generator_only, show_only, tiny_models  # noqa: F401 (fixture)
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
-from dcgan_core.checkpoints import Checkpoint, load_checkpoint, save_checkpoint
 
 ROOT = Path(__file__).resolve().parent.parent
 HOME = str(ROOT / "explorer" / "Home.py")
@@ -124,10 +123,7 @@ def test_a_pool_image_can_be_analysed(models_dir):
 
 
 def test_a_generator_only_model_gets_a_message_on_both_pages(models_dir, tmp_path, monkeypatch):
-    ckpt = load_checkpoint(models_dir / "rooms_a" / "checkpoints" / "last.safetensors")
-    folder = tmp_path / "models"
-    save_checkpoint(folder / "g_only.safetensors", Checkpoint(model_config=ckpt.model_config, generator=ckpt.generator))
-    monkeypatch.setenv("DCGAN_MODELS_DIR", str(folder))
+    show_generator_only(models_dir, "g_only", monkeypatch, tmp_path)
     for page in (FEATURES, PROBE):
         at = run(page)
         assert not at.exception

@@ -10,10 +10,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from app_support import TIMEOUT, assert_clean, run_page, show_only, train_tiny_runs
+from app_support import TIMEOUT, assert_clean, run_page, show_generator_only, show_only, train_tiny_runs
 from streamlit.testing.v1 import AppTest
 
-from dcgan_core.checkpoints import Checkpoint, load_checkpoint, save_checkpoint
 
 ROOT = Path(__file__).resolve().parent.parent
 HOME = str(ROOT / "explorer" / "Home.py")
@@ -241,10 +240,7 @@ def test_nearest_training_images_of_a_chosen_sample(models_dir):
 
 
 def test_a_model_without_training_data_says_so(models_dir, tmp_path, monkeypatch):
-    ckpt = load_checkpoint(models_dir / "rooms_a" / "checkpoints" / "last.safetensors")
-    folder = tmp_path / "models"
-    save_checkpoint(folder / "imported.safetensors", Checkpoint(model_config=ckpt.model_config, generator=ckpt.generator))
-    monkeypatch.setenv("DCGAN_MODELS_DIR", str(folder))
+    show_generator_only(models_dir, "imported", monkeypatch, tmp_path)
     at = run(SAMPLES)
     assert not at.exception
     assert any("No training data to compare with" in w.value for w in at.warning)
