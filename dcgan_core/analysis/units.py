@@ -39,6 +39,7 @@ Which units are "top" (`SELECTIONS`):
 
 from __future__ import annotations
 
+import inspect
 import io
 import math
 import time
@@ -406,17 +407,10 @@ def compare_object_energy(
     n: int = 1000,
     seed: int = MEASURE_SEED,
     *,
-    layer: int = -1,
-    objects: Sequence[str] = MEASURE_OBJECTS,
-    units: int = 8,
-    k: int = 8,
-    rule: str = "guided",
-    target: str = "max",
-    select: str = "objects",
     select_seed: int = SELECT_SEED,
-    quantile: float = DISSECT_QUANTILE,
     random_seeds: Sequence[int] = RANDOM_D_SEEDS,
     progress: Progress | None = None,
+    **settings,
 ) -> ObjectEnergyComparison:
     """The object-energy measurement for a model's trained D and random Ds of the same architecture.
 
@@ -424,7 +418,14 @@ def compare_object_energy(
     train on seed 0). Each random D (one per seed in `random_seeds`: a single random D's
     figure varies a lot with its seed) takes its BatchNorm statistics from the same pool.
     With select="objects", every D picks its units on n more rooms of seed `select_seed`.
+    `settings` are `measure_object_energy`'s (layer, objects, units, k, rule, target, select,
+    quantile), with its defaults; every D is measured with the same ones.
     """
+    unknown = set(settings) - set(MEASURE_SETTINGS)
+    if unknown:
+        raise TypeError(f"compare_object_energy() got unexpected settings {sorted(unknown)}")
+    common = {**MEASURE_SETTINGS, **settings}
+    objects, select = common["objects"], common["select"]
     d = model.discriminator
     if d is None:
         raise ValueError(f"{model.path} has no discriminator (a generator-only file); this measurement needs D")
@@ -443,7 +444,6 @@ def compare_object_energy(
     selection_pool = render_rooms(n, select_seed, cfg.image_size) if select == "objects" else None
     if progress:
         progress(1, total)
-    common = dict(layer=layer, objects=objects, units=units, k=k, rule=rule, target=target, select=select, quantile=quantile)
     trained = measure_object_energy(d, images, boxes, label=f"trained D (step {model.checkpoint.step})",
                                     selection_pool=selection_pool, **common)
     if progress:
@@ -455,9 +455,15 @@ def compare_object_energy(
                                              selection_pool=selection_pool, **common))
         if progress:
             progress(3 + i, total)
-    settings = {"model": str(model.path), "n": n, "seed": seed, "random_seeds": list(random_seeds), **common, "objects": list(objects),
+    recorded = {"model": str(model.path), "n": n, "seed": seed, "random_seeds": list(random_seeds), **common, "objects": list(objects),
                 "select_seed": select_seed if select == "objects" else None}
-    return ObjectEnergyComparison(trained, randoms, settings, time.perf_counter() - start)
+    return ObjectEnergyComparison(trained, randoms, recorded, time.perf_counter() - start)
+
+
+MEASURE_SETTINGS = {  # measure_object_energy's settings and their defaults, which compare_object_energy passes on
+    name: p.default for name, p in inspect.signature(measure_object_energy).parameters.items()
+    if name in ("layer", "objects", "units", "k", "rule", "target", "select", "quantile")
+}
 
 
 def format_object_energy(result: ObjectEnergyComparison) -> str:
