@@ -18,6 +18,7 @@ from dcgan_core.analysis import object_removal as removal
 from dcgan_core.analysis.annotations import (
     Annotation, AnnotationError, AnnotationSet, make_annotation, pool_z, valid_object_name,
 )
+from dcgan_core.analysis.coco import read_annotations_file
 from dcgan_core.data.rooms import OBJECT_NAMES
 from explorer import app_state as keys
 from explorer import forget, widgets
@@ -120,12 +121,15 @@ def remove_instrument_made(store, identity, object_name: str) -> None:
     bump_revision()
 
 
-def import_annotations(store, identity, object_name: str) -> None:
+def import_annotations(store, identity, object_name: str, config) -> None:
+    """An uploaded file (our JSON or COCO) for these weights and this object, merged into the store."""
     uploaded = st.session_state.get(keys.FORGET_IMPORT)
     if uploaded is None:
         return
     try:
-        _, n = store.import_json(identity, object_name, uploaded.getvalue())
+        imported = read_annotations_file(uploaded.getvalue(), identity, object_name, config, where=uploaded.name)
+        n = imported.n_images
+        store.put(identity, object_name, imported.images)
     except AnnotationError as e:
         return message("error", f"Import of {uploaded.name} refused: {e}")
     except OSError as e:

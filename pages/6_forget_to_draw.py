@@ -10,6 +10,7 @@ import streamlit as st
 
 from dcgan_core.analysis import object_removal as removal
 from dcgan_core.analysis.annotations import IMAGE_SIZE, MAX_IMPORT_BYTES, POOL_MAX, AnnotationStore
+from dcgan_core.analysis.coco import to_coco_json
 from dcgan_core.data.rooms import OBJECT_NAMES
 from explorer import annotation_widgets as annotate
 from explorer import app_state as keys
@@ -70,12 +71,19 @@ with t[0]:
         file_name=f"{widgets.file_stem('annotations', model.name, identity.fingerprint[:8], object_name)}.json",
         icon=":material/download:", disabled=notes.n_images == 0,
     )
+    st.download_button(
+        "Export as COCO JSON", lambda: to_coco_json(notes, model.name), mime="application/json", on_click="ignore",
+        file_name=f"{widgets.file_stem('annotations', model.name, identity.fingerprint[:8], object_name)}.coco.json",
+        icon=":material/download:", disabled=notes.n_images == 0, help="For other annotation tools (CVAT, Label Studio, ...)",
+    )
     st.caption(f"{notes.n_images} images, {notes.n_boxes} boxes; seed, index, z and boxes in 64-px image pixels.")
 with t[1]:
     st.file_uploader(
-        "Import annotations (JSON exported here)", type=["json"], key=keys.FORGET_IMPORT, on_change=annotate.import_annotations,
-        args=(store, identity, object_name), max_upload_size=MAX_IMPORT_BYTES // 1_000_000,
-        help="Only annotations drawn on this model's weights and for this object are accepted.",
+        "Import annotations (JSON exported here, or COCO)", type=["json"], key=keys.FORGET_IMPORT,
+        on_change=annotate.import_annotations, args=(store, identity, object_name, model.config),
+        max_upload_size=MAX_IMPORT_BYTES // 1_000_000,
+        help="Only annotations drawn on this model's weights and for this object are accepted. COCO files from other tools "
+        "import when their image names are the pool's (rooms_seed0_00012.png, as the COCO export names them).",
     )
 with t[2]:
     st.button(

@@ -16,6 +16,7 @@ import pytest
 from app_support import TIMEOUT, assert_clean, run_page, show_only, train_tiny_run, train_tiny_runs
 from streamlit.testing.v1 import AppTest
 
+from dcgan_core.analysis.coco import to_coco_json
 from dcgan_core.analysis.concept_sets import ConceptSet, concept_set_path, save_concept_set
 from dcgan_core.latent import sample_z
 from dcgan_core.analysis.annotations import AnnotationSet, AnnotationStore, make_annotation, pool_z
@@ -308,3 +309,16 @@ def test_your_saved_rooms_are_shown_with_and_without_the_maps(annotated, tiny_mo
     assert_clean(at)
     grid = next(img for img in at.image if any("fitted maps of layer 3 dropped" in c for c in img.captions))
     assert grid.captions[0].startswith("your saved codes 'my rooms': as generated (top)")
+
+
+def test_a_coco_export_imports_into_a_fresh_annotations_folder_with_identical_boxes(env, tiny_models):
+    identity = draw(tiny_models, {4: [(5, 5, 25, 25)], 9: [(30, 2, 60, 20), (1, 40, 9, 60)]}, no_object=[11])
+    before = AnnotationStore().load(identity, "window")
+    coco = to_coco_json(before, "rooms_a")  # what the page's "Export as COCO JSON" button gives
+    for p in env.glob("*.json"):
+        p.unlink()
+    at = run()
+    at.file_uploader(key="forget_import").set_value(("mine.coco.json", coco.encode(), "application/json")).run()
+    assert_clean(at)
+    assert any("Imported 3 annotated images from mine.coco.json" in s.value for s in at.success)
+    assert AnnotationStore().load(identity, "window") == before
