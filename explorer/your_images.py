@@ -17,12 +17,13 @@ import torch
 from dcgan_core.analysis import concept_sets
 from dcgan_core.encoder import LoadedEncoder, find_encoder, load_encoder
 from dcgan_core.images import to_pil, to_uint8
-from dcgan_core.inversion import DEFAULT_STEPS, METHODS, Inversion, PreparedImages, invert, prepare_images
+from dcgan_core.inversion import DEFAULT_STEPS, MAX_FILE_BYTES, METHODS, Inversion, PreparedImages, invert, prepare_images
 
 from . import app_state as keys
 from . import renderer
 from .saved_codes import identity
 
+MAX_UPLOAD_MB = MAX_FILE_BYTES // 2**20  # the uploader refuses bigger files before they are sent
 MAX_IMAGES = 32  # images inverted at once on the page (hybrid takes about a second each on a 2-core CPU)
 TRAIN_CMD = "dcgan train-encoder --model {name}"
 

@@ -39,7 +39,7 @@ with c[1]:
 with c[0], widgets.user_errors("read the images"):
     if source == "upload":
         uploads = st.file_uploader(f"Images (PNG, JPEG or WebP; up to {yours.MAX_IMAGES} at once)", type=["png", "jpg", "jpeg", "webp"],
-                                   accept_multiple_files=True, key=keys.YOURS_UPLOADS)
+                                   accept_multiple_files=True, key=keys.YOURS_UPLOADS, max_upload_size=yours.MAX_UPLOAD_MB)
         if not uploads:
             st.caption("Pictures are centre-cropped to a square and resized to the model's size, like training images.")
             st.stop()

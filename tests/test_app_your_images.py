@@ -124,3 +124,34 @@ def test_an_empty_name_is_refused_in_one_line(models_dir):
     at.button(key=keys.YOURS_SAVE).click().run()
     assert not at.exception
     assert len(at.error) == 1 and "Could not save the codes" in at.error[0].value and "\n" not in at.error[0].value
+
+
+def png_bytes(mode: str, size=(40, 48)) -> bytes:
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    pixels = np.random.default_rng(0).integers(0, 255, (size[1], size[0], len(mode)), dtype=np.uint8)
+    buf = io.BytesIO()
+    Image.fromarray(pixels, mode).save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def test_an_uploaded_four_channel_png_is_inverted_with_a_note(models_dir):
+    at = run_page(PAGE, **{keys.MODEL: "rooms_a", keys.YOURS_STEPS: 10})
+    at.file_uploader(key=keys.YOURS_UPLOADS).set_value([("logo.png", png_bytes("RGBA"), "image/png")]).run()
+    assert_clean(at)
+    assert "logo.png" in texts(at) and "white" in texts(at)  # the note on its transparency
+    at.button(key=keys.YOURS_RUN).click().run()
+    assert_clean(at)
+    assert [c for img in at.image for c in img.captions][:2] == ["logo.png", "G(z)"]
+
+
+def test_an_upload_that_is_not_a_picture_gets_one_line_and_nothing_else(models_dir):
+    at = run_page(PAGE, **{keys.MODEL: "rooms_a"})
+    at.file_uploader(key=keys.YOURS_UPLOADS).set_value([("notes.png", b"hello", "image/png")]).run()
+    assert not at.exception
+    assert [e.value for e in at.error] == ["Could not read the images: notes.png is not an image that can be read; "
+                                           "give a PNG, JPEG or WebP image"]
+    assert not at.button  # nothing to invert
