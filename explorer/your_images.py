@@ -14,12 +14,13 @@ import numpy as np
 import streamlit as st
 import torch
 
-from dcgan_core.analysis import concept_sets
+from dcgan_core.analysis import concept_sets, labelling
 from dcgan_core.encoder import LoadedEncoder, find_encoder, load_encoder
 from dcgan_core.images import to_pil, to_uint8
 from dcgan_core.inversion import DEFAULT_STEPS, MAX_FILE_BYTES, METHODS, Inversion, PreparedImages, invert, prepare_images
 
 from . import app_state as keys
+from . import arithmetic as arith
 from . import renderer
 from .saved_codes import identity
 
@@ -102,18 +103,30 @@ class Comparison:
     reconstructions: np.ndarray  # uint8 (N, H, W, C)
     differences: np.ndarray  # uint8 (N, H, W, 1): |original - reconstruction| averaged over channels, x3 for visibility
     errors: np.ndarray  # (N,) pixel RMSE on the 0-255 scale
+    readings: tuple[list[str], list[str]] | None = None  # the face instrument's badges (original, reconstruction), faces only
 
     @property
     def median_error(self) -> float:
         return float(np.median(self.errors))
 
 
-def comparison(prepared: PreparedImages, result: Inversion) -> Comparison:
+def comparison(model, prepared: PreparedImages, result: Inversion) -> Comparison:
     originals = to_uint8(prepared.images)
     reconstructions = to_uint8(result.reconstructions)
     diff = np.abs(originals.astype(np.int16) - reconstructions.astype(np.int16)).mean(-1, keepdims=True)
     errors = result.errors.numpy() * 127.5  # RMSE in [-1, 1] units -> 0-255 scale
-    return Comparison(originals, reconstructions, np.clip(diff * 3, 0, 255).astype(np.uint8), errors)
+    return Comparison(originals, reconstructions, np.clip(diff * 3, 0, 255).astype(np.uint8), errors,
+                      face_readings(model, originals, reconstructions))
+
+
+def face_readings(model, originals: np.ndarray, reconstructions: np.ndarray) -> tuple[list[str], list[str]] | None:
+    """What the face instrument reads on each original and its reconstruction (badges like "WSG→"), on faces models
+    only (elsewhere its readings mean nothing); did the inversion keep the person's attributes?"""
+    if labelling.face_instrument_problem(model.loaded) is not None or model.config.channels != 3 or arith.instrument_error():
+        return None
+    before, after = arith.read(originals), arith.read(reconstructions)
+    n = len(originals)
+    return [arith.badge(before, i) for i in range(n)], [arith.badge(after, i) for i in range(n)]
 
 
 def save_codes(model, name: str, result: Inversion, names: list[str]) -> tuple[str, bool]:

@@ -10,6 +10,7 @@ moves, and the window-removal page as the rooms it edits.
 import streamlit as st
 
 from explorer import app_state as keys
+from explorer import arithmetic as arith
 from explorer import saved_codes, widgets
 from explorer import your_images as yours
 from explorer.model_picker import require_model
@@ -65,16 +66,18 @@ with widgets.user_errors("invert the images"):
                                    progress=lambda done, total: bar.progress(done / total if total else 1.0,
                                                                              text=f"Step {done} of {total}"))
 bar.empty()
-shown = yours.comparison(prepared, result)
+shown = yours.comparison(model, prepared, result)
 st.subheader("Original | reconstruction | difference")
 st.caption(f"{METHOD_WORDS[method]}, {result.steps} steps, {result.restarts} start(s) per image · {model.describe()}. "
-           f"Pixel error (RMSE, 0-255): median {shown.median_error:.1f}. The difference is |original - G(z)| x 3.")
+           f"Pixel error (RMSE, 0-255): median {shown.median_error:.1f}. The difference is |original - G(z)| x 3."
+           + (f" Face instrument: {arith.BADGE_LEGEND}" if shown.readings else ""))
 for i, name in enumerate(prepared.names):
     row = st.columns([1, 1, 1, 2])
+    read = (f" · {shown.readings[0][i]}", f" · {shown.readings[1][i]}") if shown.readings else ("", "")
     with row[0]:
-        widgets.show_picture(shown.originals[i], caption=name, min_px=192)
+        widgets.show_picture(shown.originals[i], caption=name + read[0], min_px=192)
     with row[1]:
-        widgets.show_picture(shown.reconstructions[i], caption="G(z)", min_px=192)
+        widgets.show_picture(shown.reconstructions[i], caption="G(z)" + read[1], min_px=192)
     with row[2]:
         widgets.show_picture(shown.differences[i], caption=f"error {shown.errors[i]:.1f}", min_px=192)
 

@@ -155,3 +155,14 @@ def test_an_upload_that_is_not_a_picture_gets_one_line_and_nothing_else(models_d
     assert [e.value for e in at.error] == ["Could not read the images: notes.png is not an image that can be read; "
                                            "give a PNG, JPEG or WebP image"]
     assert not at.button  # nothing to invert
+
+
+def test_on_the_faces_model_each_picture_carries_the_face_instruments_reading():
+    at = run_page(PAGE, **{keys.MODEL: "faces", keys.YOURS_SOURCE: "training", keys.YOURS_TRAIN_COUNT: 2,
+                           keys.YOURS_STEPS: 10})  # the shipped model: readings mean something on its faces
+    at.button(key=keys.YOURS_RUN).click().run()
+    assert_clean(at)
+    pictures = [c for img in at.image for c in img.captions]
+    assert pictures[0].startswith("training image 0 · ") and pictures[1].startswith("G(z) · ")
+    assert all(c.split(" · ")[1][0] in "MW" for c in pictures[:2])  # man or woman, first letter of every badge
+    assert "Face instrument: Labels: M man" in texts(at)
