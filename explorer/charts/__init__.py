@@ -86,26 +86,26 @@ def frame_change_figure(walk: Walk) -> go.Figure:
     return fig
 
 
-def loss_figure(records: list[dict]) -> go.Figure:
-    """Both players' losses over steps (log lines of metrics.jsonl)."""
+def _metric_lines(records: list[dict], series: tuple[tuple[str, str], ...], yaxis_title: str, **layout) -> go.Figure:
+    """One line per (metrics.jsonl key, name) over the steps of a run's log records."""
     steps = [r["step"] for r in records]
     fig = go.Figure()
-    for key, name in (("loss_d", "D loss"), ("loss_g", "G loss")):
+    for key, name in series:
         fig.add_trace(go.Scatter(x=steps, y=[r.get(key) for r in records], mode="lines", name=name))
-    fig.update_layout(xaxis_title="step", yaxis_title="loss (BCE)", height=320, margin=dict(l=10, r=10, t=30, b=10),
-                      legend=dict(orientation="h", y=1.12))
+    fig.update_layout(xaxis_title="step", yaxis_title=yaxis_title, height=320, margin=dict(l=10, r=10, t=30, b=10),
+                      legend=dict(orientation="h", y=1.12), **layout)
     return fig
+
+
+def loss_figure(records: list[dict]) -> go.Figure:
+    """Both players' losses over steps (log lines of metrics.jsonl)."""
+    return _metric_lines(records, (("loss_d", "D loss"), ("loss_g", "G loss")), "loss (BCE)")
 
 
 def d_output_figure(records: list[dict]) -> go.Figure:
     """D's mean output on real and on generated images: near 0.5 both when the game is balanced."""
-    steps = [r["step"] for r in records]
-    fig = go.Figure()
-    for key, name in (("d_real", "D(x), real"), ("d_fake", "D(G(z)), generated")):
-        fig.add_trace(go.Scatter(x=steps, y=[r.get(key) for r in records], mode="lines", name=name))
-    fig.update_layout(xaxis_title="step", yaxis_title="mean D output", yaxis_range=[0, 1], height=320,
-                      margin=dict(l=10, r=10, t=30, b=10), legend=dict(orientation="h", y=1.12))
-    return fig
+    return _metric_lines(records, (("d_real", "D(x), real"), ("d_fake", "D(G(z)), generated")), "mean D output",
+                         yaxis_range=[0, 1])
 
 
 PROBE_COLORS = {"trained D": "#4c78a8", "random D": "#bab0ac", "raw pixels": "#f58518"}
