@@ -3,8 +3,8 @@
 Every data set yields float32 (C, H, W) tensors in [-1, 1] (the range of G's tanh).
 Nothing is downloaded: real data sets are read from where the user keeps them.
 
-    build_dataset("rooms", image_size=64)                      # bedrooms, with window boxes
-    build_dataset("faces", image_size=64)                      # faces, with attribute labels
+    build_dataset("rooms", image_size=64)                      # bedrooms, with object boxes and label maps
+    build_dataset("faces", image_size=64)                      # faces, with attribute labels and label maps
     build_dataset("folder", root="~/pics", image_size=64)      # any folder of jpg/png/webp
     build_dataset("lsun", root="bedroom_train_lmdb")           # LSUN lmdb (needs `pip install lmdb`)
     build_dataset("cifar10", root="cifar-10-batches-py", image_size=32)

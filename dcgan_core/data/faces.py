@@ -35,8 +35,23 @@ from PIL import Image, ImageDraw
 from torch.utils.data import Dataset
 
 from ..images import pixels_to_unit
+from .label_maps import block_mode
 
 ATTRIBUTE_NAMES = ("glasses", "smiling", "masculine", "turn")
+
+FACE_CLASSES: tuple[str, ...] = (
+    "background", "clothes", "skin", "hair", "facial_hair", "eyebrow", "eye", "nose", "mouth", "glasses",
+)
+"""Classes of the per-pixel label map (`render_face(..., label_map=True).label_map`), by index.
+
+Each pixel gets the class of what is visible there: skin covers face, neck (also inside a V neck)
+and ears, and the shading lines on them (cheeks, smile lines); hair is the hair on and behind the
+head; facial_hair is stubble, beard, moustache and goatee; eye is the white, iris, pupil, lid line
+and lashes; nose is its shaded wedge and nostrils; mouth is lips, teeth and the inside; glasses are
+rims, bridge, arms and tinted lenses (clear lenses show the eye behind them); clothes are shirt
+and collar. Background first and small parts last, so ties at edges go to the parts
+(see label_maps.block_mode)."""
+(_BACKGROUND, _CLOTHES, _SKIN, _HAIR, _FACIAL_HAIR, _EYEBROW, _EYE, _NOSE, _MOUTH, _GLASSES) = range(len(FACE_CLASSES))
 
 MAX_YAW = math.radians(48.0)
 """Head yaw at |turn| = 1: a three-quarter view, the far eye squeezed to about a third of its width."""
@@ -66,10 +81,13 @@ class FaceAttributes:
 
 @dataclass(frozen=True)
 class Face:
-    """One rendered face: a uint8 (H, W, 3) image and the attributes it shows."""
+    """One rendered face: a uint8 (H, W, 3) image, the attributes it shows and optionally its label map."""
 
     image: np.ndarray
     attributes: FaceAttributes
+    # uint8 (H, W): index into FACE_CLASSES of what each pixel shows (the class covering most
+    # of the pixel); None unless rendered with label_map=True.
+    label_map: np.ndarray | None = None
 
 
 # ----------------------------------------------------------------------------------------------
@@ -263,43 +281,56 @@ def _draw_look(rng: np.random.Generator) -> _Look:
 
 
 class _Pen:
-    """ImageDraw in unit coordinates."""
+    """ImageDraw in unit coordinates.
 
-    def __init__(self, image: Image.Image):
+    With a `classes` canvas (mode "L", same size), every shape is drawn there too, with the
+    same geometry, filled with the FACE_CLASSES index in `part`: that canvas then holds the
+    class of whatever is visible at each sample, as the image holds its colour.
+    """
+
+    def __init__(self, image: Image.Image, classes: Image.Image | None = None):
         self.draw = ImageDraw.Draw(image)
+        self.class_draw = ImageDraw.Draw(classes) if classes is not None else None
+        self.part = 0  # FACE_CLASSES index of what is being drawn
         self.s = float(image.size[0])
 
     def _w(self, width: float) -> int:
         return max(1, round(width * self.s))
 
+    def _ink(self, colour: RGB | None) -> int | None:
+        """The class canvas's ink for a colour argument: the part where the image gets paint, none where it gets none."""
+        return None if colour is None else self.part
+
     def ellipse(
         self, cx: float, cy: float, rx: float, ry: float, fill: RGB | None = None, outline: RGB | None = None, width: float = 0.0
     ) -> None:
         s = self.s
-        self.draw.ellipse(
-            ((cx - rx) * s, (cy - ry) * s, (cx + rx) * s, (cy + ry) * s),
-            fill=fill,
-            outline=outline,
-            width=self._w(width) if outline is not None else 0,
-        )
+        box = ((cx - rx) * s, (cy - ry) * s, (cx + rx) * s, (cy + ry) * s)
+        w = self._w(width) if outline is not None else 0
+        self.draw.ellipse(box, fill=fill, outline=outline, width=w)
+        if self.class_draw is not None:
+            self.class_draw.ellipse(box, fill=self._ink(fill), outline=self._ink(outline), width=w)
 
     def polygon(self, points: list[tuple[float, float]], fill: RGB) -> None:
         s = self.s
-        self.draw.polygon([(x * s, y * s) for x, y in points], fill=fill)
+        xy = [(x * s, y * s) for x, y in points]
+        self.draw.polygon(xy, fill=fill)
+        if self.class_draw is not None:
+            self.class_draw.polygon(xy, fill=self.part)
 
     def line(self, points: list[tuple[float, float]], fill: RGB, width: float, round_joints: bool = True) -> None:
         s = self.s
-        self.draw.line([(x * s, y * s) for x, y in points], fill=fill, width=self._w(width), joint="curve" if round_joints else None)
+        xy, w, joint = [(x * s, y * s) for x, y in points], self._w(width), "curve" if round_joints else None
+        self.draw.line(xy, fill=fill, width=w, joint=joint)
+        if self.class_draw is not None:
+            self.class_draw.line(xy, fill=self.part, width=w, joint=joint)
 
     def rounded_box(self, cx: float, cy: float, rx: float, ry: float, radius: float, fill: RGB | None, outline: RGB, width: float) -> None:
         s = self.s
-        self.draw.rounded_rectangle(
-            ((cx - rx) * s, (cy - ry) * s, (cx + rx) * s, (cy + ry) * s),
-            radius=radius * s,
-            fill=fill,
-            outline=outline,
-            width=self._w(width),
-        )
+        box = ((cx - rx) * s, (cy - ry) * s, (cx + rx) * s, (cy + ry) * s)
+        self.draw.rounded_rectangle(box, radius=radius * s, fill=fill, outline=outline, width=self._w(width))
+        if self.class_draw is not None:
+            self.class_draw.rounded_rectangle(box, radius=radius * s, fill=self._ink(fill), outline=self.part, width=self._w(width))
 
 
 class _Head:
@@ -352,12 +383,17 @@ def _face_outline(head: _Head, masculine: bool, turn: float) -> list[tuple[float
     return pts
 
 
-def _render(look: _Look, attrs: FaceAttributes, image_size: int) -> np.ndarray:
-    """Paint back to front on a supersampled canvas, box-filter it down, then apply the lighting."""
+def _render(look: _Look, attrs: FaceAttributes, image_size: int, label_map: bool = False) -> tuple[np.ndarray, np.ndarray | None]:
+    """Paint back to front on a supersampled canvas, box-filter it down, then apply the lighting.
+
+    Returns the uint8 (H, W, 3) image and, with `label_map`, the uint8 (H, W) FACE_CLASSES map
+    (the block mode of a class canvas drawn alongside; see label_maps.block_mode), else None.
+    """
     supersample = 4 if image_size <= 32 else 3 if image_size <= 64 else 2
     canvas_size = image_size * supersample
     image = _background(canvas_size, look.background_top, look.background_bottom)
-    pen = _Pen(image)
+    classes = Image.new("L", (canvas_size, canvas_size), _BACKGROUND) if label_map else None
+    pen = _Pen(image, classes)
 
     turn = attrs.turn
     masc = attrs.masculine
@@ -372,12 +408,14 @@ def _render(look: _Look, attrs: FaceAttributes, image_size: int) -> np.ndarray:
     back_shift = -math.sin(yaw) * 0.14 * rw  # the back of the head shows on the side the face turns away from
 
     # Shirt and shoulders.
+    pen.part = _CLOTHES
     shoulder_top = cy + rh + 0.05
     shoulder_rx = 0.44 if masc else 0.38
     pen.ellipse(cx + back_shift * 0.3, shoulder_top + 0.3, shoulder_rx, 0.3, fill=look.shirt)
 
     # Long hair behind the head, falling beside the neck onto the shoulders.
     if not masc:
+        pen.part = _HAIR
         bx = cx + back_shift
         top_y = cy - 0.08 * rh
         bottom_y = cy + rh * (1.4 + 0.45 * look.hair_length)  # always reaches the shoulders
@@ -391,6 +429,7 @@ def _render(look: _Look, attrs: FaceAttributes, image_size: int) -> np.ndarray:
     # Neck, with a collar on top of it.
     neck_w = rw * (0.5 if masc else 0.4)
     neck_x = cx + 0.3 * back_shift
+    pen.part = _SKIN
     pen.polygon(
         [
             (neck_x - neck_w, cy + 0.4 * rh),
@@ -404,9 +443,11 @@ def _render(look: _Look, attrs: FaceAttributes, image_size: int) -> np.ndarray:
     if look.collar_style == 0:  # V neck
         pen.polygon([(neck_x - neck_w * 1.6, collar_y), (neck_x + neck_w * 1.6, collar_y), (neck_x, collar_y + 0.09)], skin_shadow)
     elif look.collar_style == 1:  # crew neck band
+        pen.part = _CLOTHES
         band = [(neck_x - neck_w * 1.3, collar_y + 0.005), (neck_x, collar_y + 0.025), (neck_x + neck_w * 1.3, collar_y + 0.005)]
         pen.line(band, _shade(look.shirt, 0.7), 0.02)
     else:  # shirt collar points
+        pen.part = _CLOTHES
         white = _mix(look.shirt, (245, 245, 245), 0.7)
         pen.polygon([(neck_x - neck_w * 1.4, collar_y - 0.01), (neck_x, collar_y + 0.035), (neck_x - neck_w * 0.6, collar_y + 0.07)], white)
         pen.polygon([(neck_x + neck_w * 1.4, collar_y - 0.01), (neck_x, collar_y + 0.035), (neck_x + neck_w * 0.6, collar_y + 0.07)], white)
@@ -415,6 +456,7 @@ def _render(look: _Look, attrs: FaceAttributes, image_size: int) -> np.ndarray:
     ear_y = cy + look.eye_height * rh + 0.12 * rh
     ear_angle = _EAR_ANGLE
     ears_front = []
+    pen.part = _SKIN
     for side_sign in (-1.0, 1.0):
         a = side_sign * ear_angle + yaw
         if abs(a) > math.radians(125):
@@ -430,6 +472,7 @@ def _render(look: _Look, attrs: FaceAttributes, image_size: int) -> np.ndarray:
     pen.polygon(outline, skin)
 
     def draw_front_ears() -> None:
+        pen.part = _SKIN
         for side_sign in ears_front:
             a = side_sign * ear_angle + yaw
             x = cx + rw * 0.92 * math.sin(a)
@@ -458,9 +501,11 @@ def _render(look: _Look, attrs: FaceAttributes, image_size: int) -> np.ndarray:
             (head.x(0.75, nose_y + 0.03 * rh), nose_y + 0.15 * rh),
             (head.x(1.2, cheek_y), cheek_y),
         ]
+        pen.part = _FACIAL_HAIR
         pen.polygon(inner + lower, beard)
 
     # Hair on top of the head.
+    pen.part = _HAIR
     if masc:
         _draw_short_hair(pen, head, look, turn, eye_y)
         draw_front_ears()  # an ear turned towards the viewer sits on the sideburn
@@ -470,6 +515,7 @@ def _render(look: _Look, attrs: FaceAttributes, image_size: int) -> np.ndarray:
     # Eyebrows.
     brow_colour = _shade(hair, 0.55) if sum(hair) > 330 else hair_dark
     brow_y = eye_y - rh * (0.24 if masc else 0.29)
+    pen.part = _EYEBROW
     for side_sign in (-1.0, 1.0):
         a0, a1 = side_sign * (look.eye_angle - 0.17), side_sign * (look.eye_angle + 0.2)
         if masc:
@@ -491,6 +537,7 @@ def _render(look: _Look, attrs: FaceAttributes, image_size: int) -> np.ndarray:
     eh = ew0 * (0.62 if smiling else 0.72) * (1.0 if masc else 1.08)
     eye_centres = []
     for side_sign in (-1.0, 1.0):
+        pen.part = _EYE
         a = side_sign * look.eye_angle
         ex, ew = head.x(a, eye_y, depth=0.93), ew0 * head.squeeze(a)
         eye_centres.append((ex, ew))
@@ -507,6 +554,7 @@ def _render(look: _Look, attrs: FaceAttributes, image_size: int) -> np.ndarray:
             ox = ex + side_sign * ew
             pen.line([(ox, eye_y - eh * 0.3), (ox + side_sign * ew * 0.45, eye_y - eh * 0.75)], (30, 20, 20), 0.008)
         if smiling:  # raised cheek under the eye
+            pen.part = _SKIN
             pen.line([(ex - ew * 0.8, eye_y + eh * 1.35), (ex, eye_y + eh * 1.05), (ex + ew * 0.8, eye_y + eh * 1.35)], skin_shadow, 0.008)
 
     # Nose: a wedge that points the way the face turns, and a shadow under it.
@@ -515,6 +563,7 @@ def _render(look: _Look, attrs: FaceAttributes, image_size: int) -> np.ndarray:
     base_x = head.x(0.0, nose_y, depth=0.95)
     nose_w = rw * 0.14
     far = -1.0 if turn >= 0 else 1.0  # the side of the nose turned away from the viewer, in shadow
+    pen.part = _NOSE
     pen.polygon(
         [
             (head.x(0.0, nose_top), nose_top),
@@ -532,6 +581,7 @@ def _render(look: _Look, attrs: FaceAttributes, image_size: int) -> np.ndarray:
     mouth_r = head.half_width(mouth_y)
     phi_m = math.asin(min(0.95, look.mouth_half_width * (1.2 if smiling else 1.0) * rw / mouth_r))
     steps = [k / 6 for k in range(-6, 7)]
+    pen.part = _MOUTH
     if smiling:
         lift = 0.10 * rh
         opening = 0.25 * rh * look.smile_openness
@@ -542,6 +592,7 @@ def _render(look: _Look, attrs: FaceAttributes, image_size: int) -> np.ndarray:
         pen.polygon(upper + teeth[::-1], (250, 250, 246))
         pen.line(upper, lips, 0.01)
         pen.line(lower, lips, 0.016 if lipstick else 0.012)
+        pen.part = _SKIN
         for side_sign in (-1.0, 1.0):  # smile lines beside the corners
             corner = upper[0] if side_sign < 0 else upper[-1]
             a = side_sign * phi_m * 1.25
@@ -556,6 +607,7 @@ def _render(look: _Look, attrs: FaceAttributes, image_size: int) -> np.ndarray:
 
     if masc and look.facial_hair in (2, 4, 5):  # moustache, and for 4 a goatee
         tache = hair_dark if look.facial_hair != 5 else _mix(skin, hair_dark, 0.8)
+        pen.part = _FACIAL_HAIR
         top_y, bottom_y = mouth_y - 0.17 * rh, mouth_y - 0.025 * rh
         span = phi_m * (1.0 if smiling else 1.15)
         top = [(head.x(s * span, mouth_y), top_y + 0.09 * rh * s * s) for s in steps]
@@ -579,12 +631,14 @@ def _render(look: _Look, attrs: FaceAttributes, image_size: int) -> np.ndarray:
             )
 
     if attrs.glasses:
+        pen.part = _GLASSES
         _draw_glasses(pen, head, look, eye_y, eye_centres, ew0, eh, ear_y)
 
     out = image.resize((image_size, image_size), Image.BOX)
     pixels = np.asarray(out, dtype=np.float32)
     light = look.brightness * np.array([1.0 + look.warmth, 1.0, 1.0 - look.warmth], dtype=np.float32)
-    return np.clip(pixels * light + 0.5, 0, 255).astype(np.uint8)
+    rgb = np.clip(pixels * light + 0.5, 0, 255).astype(np.uint8)
+    return rgb, (block_mode(np.asarray(classes), supersample, len(FACE_CLASSES)) if classes is not None else None)
 
 
 def _hairline(head: _Head, points: list[tuple[float, float]]) -> list[tuple[float, float]]:
@@ -718,12 +772,19 @@ def render_face(
     smiling: bool | None = None,
     masculine: bool | None = None,
     turn: float | None = None,
+    label_map: bool = False,
 ) -> Face:
     """Draw the face of `seed` at `image_size` px, deterministically.
 
     Attributes not given are drawn from the seed. Overrides are applied after every random choice
     is made, so the same seed with a different override is the same person (skin, hair colour,
     background...) with only that attribute changed. The layout is the same at every size.
+    With `label_map=True` the face also carries a uint8 (H, W) map of FACE_CLASSES indices; the
+    image is the same either way.
+
+    Example:
+        face = render_face(3, 64, glasses=True, label_map=True)
+        glasses_pixels = face.label_map == FACE_CLASSES.index("glasses")
     """
     if seed < 0:
         raise ValueError(f"seed must be a non-negative integer, got {seed}")
@@ -740,7 +801,8 @@ def render_face(
         masculine=drawn.masculine if masculine is None else bool(masculine),
         turn=drawn.turn if turn is None else float(turn),
     )
-    return Face(image=_render(look, attrs, image_size), attributes=attrs)
+    image, classes = _render(look, attrs, image_size, label_map)
+    return Face(image=image, attributes=attrs, label_map=classes)
 
 
 def face_attributes(seed: int) -> FaceAttributes:
@@ -773,8 +835,9 @@ class FacesDataset(Dataset):
         """Render seed of item i: distinct for every (data set seed, index), so data sets never overlap."""
         return self.seed * _SEEDS_PER_DATASET + self._check(i)
 
-    def face(self, i: int) -> Face:
-        return render_face(self.seed_of(i), self.image_size)
+    def face(self, i: int, label_map: bool = False) -> Face:
+        """The full sample behind item `i`: the uint8 image, its attributes and, if asked, its label map."""
+        return render_face(self.seed_of(i), self.image_size, label_map=label_map)
 
     def __getitem__(self, i: int) -> torch.Tensor:
         return pixels_to_unit(torch.from_numpy(self.face(i).image).permute(2, 0, 1))
@@ -785,3 +848,18 @@ class FacesDataset(Dataset):
             indices = range(self.length)
         rows = [face_attributes(self.seed_of(i)).as_array() for i in indices]
         return np.stack(rows) if rows else np.zeros((0, len(ATTRIBUTE_NAMES)), dtype=np.float32)
+
+
+def render_faces_with_labels(n: int, seed: int = 0, image_size: int = 64) -> tuple[np.ndarray, np.ndarray]:
+    """Items 0..n-1 of FacesDataset(seed=seed): uint8 (n, 3, S, S) images and uint8 (n, S, S) label maps.
+
+    The images are those the data set trains on; label values index FACE_CLASSES.
+    """
+    ds = FacesDataset(image_size=image_size, length=n, seed=seed)
+    images = np.empty((n, 3, image_size, image_size), dtype=np.uint8)
+    maps = np.empty((n, image_size, image_size), dtype=np.uint8)
+    for i in range(n):
+        face = ds.face(i, label_map=True)
+        images[i] = face.image.transpose(2, 0, 1)
+        maps[i] = face.label_map
+    return images, maps

@@ -6,7 +6,9 @@ in one-point perspective (back wall, receding side walls, ceiling, floor) with a
 bed and a random choice of windows, door, lamp, picture, rug, nightstands and a
 wardrobe, under varied colours, lighting and camera placement.
 
-Every scene also records where its objects are (`Room.boxes`). Windows are made
+Every scene also records where its objects are (`Room.boxes`) and, on request, which
+class each pixel shows (`render_room(seed, size, label_map=True).label_map`, classes in
+ROOM_CLASSES). Windows are made
 visually distinctive on purpose - sky-coloured panes with a frame and mullions,
 the only sky-blue thing in the room - because the paper's section 6.3.1
 experiment ("forgetting" windows) needs windows that people can box on
@@ -29,9 +31,24 @@ from PIL import Image, ImageDraw
 from torch.utils.data import Dataset
 
 from ..images import pixels_to_unit
+from .label_maps import block_mode
 
 WINDOW = "window"
 OBJECT_NAMES: tuple[str, ...] = ("window", "bed", "door", "lamp", "picture", "rug")
+
+# Classes of the per-pixel label map, by index. Every pixel gets the class of the surface
+# that is visible there after occlusion; small details take their object's class (sky, clouds
+# and mullions are window; panels and knob are door; the art is picture; baseboards are wall;
+# the flush ceiling light is ceiling, not lamp, as it is in `boxes`). Contact shadows under
+# furniture keep the class of the surface they darken (floor or rug). Room surfaces come first,
+# so ties at edges go to the objects (see label_maps.block_mode).
+ROOM_CLASSES: tuple[str, ...] = (
+    "wall", "floor", "ceiling", "bed", "window", "door", "lamp", "picture", "rug",
+    "curtain", "nightstand", "wardrobe",
+)
+(_WALL, _FLOOR, _CEILING, _BED, _WINDOW, _DOOR, _LAMP, _PICTURE, _RUG,
+ _CURTAIN, _NIGHTSTAND, _WARDROBE) = range(len(ROOM_CLASSES))
+_INHERIT = -1  # class-map code: polygon keeps the class of whatever it is drawn over
 
 Box = tuple[int, int, int, int]
 Color = tuple[int, int, int]
@@ -53,12 +70,15 @@ _OCCLUDER = 0  # polygon hides labelled objects behind it but is not an object
 
 @dataclass(frozen=True)
 class Room:
-    """One rendered bedroom and the boxes of the objects visible in it."""
+    """One rendered bedroom, the boxes of the objects visible in it, and optionally its label map."""
 
     image: np.ndarray  # uint8, (H, W, 3), H == W
     # name -> (x0, y0, x1, y1) in pixels of `image`, x1/y1 exclusive, clipped to the
     # image, covering the visible part of each object; every OBJECT_NAMES key present.
     boxes: dict[str, list[Box]]
+    # uint8 (H, W): index into ROOM_CLASSES of what each pixel shows (the class covering most
+    # of the pixel); None unless rendered with label_map=True.
+    label_map: np.ndarray | None = None
 
     @property
     def window_boxes(self) -> list[Box]:
@@ -154,8 +174,9 @@ class _Camera:
         return self.u0 + (p[0] - self.x) * k, self.v0 - (p[1] - self.y) * k
 
 
-# One drawing instruction: polygon corners in world space, colour, label id.
-_Op = tuple[tuple[Point3, ...], Color, int]
+# One drawing instruction: polygon corners in world space, colour, label id (object
+# instance for `boxes`), and the ROOM_CLASSES index it paints into the label map.
+_Op = tuple[tuple[Point3, ...], Color, int, int]
 
 
 class _Scene:
@@ -218,7 +239,7 @@ class _Scene:
         return ((x, y0, z0), (x, y0, z1), (x, y1, z1), (x, y1, z0))
 
     def box_ops(
-        self, x0: float, x1: float, y0: float, y1: float, z0: float, z1: float, color: Color, label: int,
+        self, x0: float, x1: float, y0: float, y1: float, z0: float, z1: float, color: Color, label: int, part: int,
         shades: tuple[float, float, float] = (1.0, 0.84, 0.7),
     ) -> list[_Op]:
         """The camera-facing faces of an axis-aligned box (top, front, one side), shaded."""
@@ -226,14 +247,14 @@ class _Scene:
         ops: list[_Op] = []
         top, front, side = shades
         if cam.x < x0:
-            ops.append((self.side_quad(x0, z0, z1, y0, y1), self.lit(color, side), label))
+            ops.append((self.side_quad(x0, z0, z1, y0, y1), self.lit(color, side), label, part))
         elif cam.x > x1:
-            ops.append((self.side_quad(x1, z0, z1, y0, y1), self.lit(color, side), label))
+            ops.append((self.side_quad(x1, z0, z1, y0, y1), self.lit(color, side), label, part))
         if cam.y > y1:
-            ops.append((self.floor_quad(x0, x1, z0, z1, y1), self.lit(color, top), label))
+            ops.append((self.floor_quad(x0, x1, z0, z1, y1), self.lit(color, top), label, part))
         elif cam.y < y0:
-            ops.append((self.floor_quad(x0, x1, z0, z1, y0), self.lit(color, side * 0.9), label))
-        ops.append((self.facing_quad(x0, x1, y0, y1, z0), self.lit(color, front), label))
+            ops.append((self.floor_quad(x0, x1, z0, z1, y0), self.lit(color, side * 0.9), label, part))
+        ops.append((self.facing_quad(x0, x1, y0, y1, z0), self.lit(color, front), label, part))
         return ops
 
     def wall_range(self, wall: str) -> tuple[float, float]:
@@ -331,7 +352,7 @@ class _Scene:
         # Contact shadows first, then furniture from far to near (painter's algorithm).
         shadow = self.lit(self.floor_base, 0.55)
         for x0, x1, z0, z1 in self.floor_used:
-            self.ops.append((self.floor_quad(x0 - 0.06, x1 + 0.06, z0 - 0.08, z1, 0.001), shadow, _NO_LABEL))
+            self.ops.append((self.floor_quad(x0 - 0.06, x1 + 0.06, z0 - 0.08, z1, 0.001), shadow, _NO_LABEL, _INHERIT))
         for _, ops in sorted(furniture, key=lambda item: -item[0]):
             self.ops += ops
 
@@ -340,7 +361,7 @@ class _Scene:
         rng, hw, h, d = self.rng, self.half_width, self.height, self.depth
         near = 0.3
         wall = self.wall_color
-        self.ops.append((self.facing_quad(-hw, hw, 0, h, d), self.lit(wall, 1.0), _NO_LABEL))
+        self.ops.append((self.facing_quad(-hw, hw, 0, h, d), self.lit(wall, 1.0), _NO_LABEL, _WALL))
         # Side walls in depth bands, darker than the back wall; one side may be darker.
         left_k = float(rng.uniform(0.72, 0.9))
         right_k = float(rng.uniform(0.72, 0.9))
@@ -349,10 +370,10 @@ class _Scene:
         for i in range(3):
             z0, z1 = bands[i], bands[i + 1]
             t = 1.0 + (front_k - 1.0) * (1 - i / 2)
-            self.ops.append((self.side_quad(-hw, z0, z1, 0, h), self.lit(wall, left_k * t), _NO_LABEL))
-            self.ops.append((self.side_quad(hw, z0, z1, 0, h), self.lit(wall, right_k * t), _NO_LABEL))
+            self.ops.append((self.side_quad(-hw, z0, z1, 0, h), self.lit(wall, left_k * t), _NO_LABEL, _WALL))
+            self.ops.append((self.side_quad(hw, z0, z1, 0, h), self.lit(wall, right_k * t), _NO_LABEL, _WALL))
             ceiling = _jitter(rng, (242, 240, 236), 6)
-            self.ops.append((self.floor_quad(-hw, hw, z0, z1, h), self.lit(ceiling, 0.9 + 0.04 * i), _NO_LABEL))
+            self.ops.append((self.floor_quad(-hw, hw, z0, z1, h), self.lit(ceiling, 0.9 + 0.04 * i), _NO_LABEL, _CEILING))
 
         # Floor: wooden boards running away from the camera, or carpet with a depth gradient.
         if rng.random() < 0.62:
@@ -363,9 +384,9 @@ class _Scene:
             while x < hw - 1e-6:
                 x1 = min(hw, x + board)
                 tone = _jitter(rng, base, 6)
-                self.ops.append((self.floor_quad(x, x1, near, d), self.lit(tone, 0.92), _NO_LABEL))
+                self.ops.append((self.floor_quad(x, x1, near, d), self.lit(tone, 0.92), _NO_LABEL, _FLOOR))
                 seam = self.floor_quad(x1 - 0.012, x1 + 0.012, near, d, 0.0005)
-                self.ops.append((seam, self.lit(base, 0.6), _NO_LABEL))
+                self.ops.append((seam, self.lit(base, 0.6), _NO_LABEL, _FLOOR))
                 x = x1
         else:
             base = _pick(rng, _CARPET_COLORS)
@@ -373,14 +394,14 @@ class _Scene:
             steps = (near, d * 0.3, d * 0.5, d * 0.7, d * 0.85, d)
             for i in range(5):
                 band = self.floor_quad(-hw, hw, steps[i], steps[i + 1])
-                self.ops.append((band, self.lit(base, 0.96 - 0.04 * i), _NO_LABEL))
+                self.ops.append((band, self.lit(base, 0.96 - 0.04 * i), _NO_LABEL, _FLOOR))
 
         # Baseboards along the three walls.
         bb = float(rng.uniform(0.07, 0.12))
         trim = self.trim_color
-        self.ops.append((self.wall_quad("back", -hw, hw, 0, bb, 0.001), self.lit(trim, 0.95), _NO_LABEL))
-        self.ops.append((self.wall_quad("left", near, d, 0, bb, 0.001), self.lit(trim, left_k), _NO_LABEL))
-        self.ops.append((self.wall_quad("right", near, d, 0, bb, 0.001), self.lit(trim, right_k), _NO_LABEL))
+        self.ops.append((self.wall_quad("back", -hw, hw, 0, bb, 0.001), self.lit(trim, 0.95), _NO_LABEL, _WALL))
+        self.ops.append((self.wall_quad("left", near, d, 0, bb, 0.001), self.lit(trim, left_k), _NO_LABEL, _WALL))
+        self.ops.append((self.wall_quad("right", near, d, 0, bb, 0.001), self.lit(trim, right_k), _NO_LABEL, _WALL))
 
         if rng.random() < 0.45:  # a flush ceiling light
             cx, cz = float(rng.uniform(-0.4, 0.4)), d * float(rng.uniform(0.5, 0.7))
@@ -389,7 +410,7 @@ class _Scene:
                 (cx + r * math.cos(2 * math.pi * i / 10), h - 0.001, cz + r * 0.6 * math.sin(2 * math.pi * i / 10))
                 for i in range(10)
             )
-            self.ops.append((ring, _jitter(rng, (255, 250, 236), 4), _NO_LABEL))
+            self.ops.append((ring, _jitter(rng, (255, 250, 236), 4), _NO_LABEL, _CEILING))
 
     # ---- bed ----------------------------------------------------------------------
 
@@ -447,7 +468,7 @@ class _Scene:
                 x0, x1, z0, z1 = -hw + l0, -hw + l1, s0 + a0, s0 + a1
             else:
                 x0, x1, z0, z1 = hw - l1, hw - l0, s0 + a0, s0 + a1
-            ops.extend(self.box_ops(x0, x1, y0, y1, z0, z1, color, label, shades))
+            ops.extend(self.box_ops(x0, x1, y0, y1, z0, z1, color, label, _BED, shades))
 
         box(-0.04, width + 0.04, 0.0, 0.08, 0.0, head_top, head_color)
         box(0.0, width, 0.08, length, 0.05, base_top, base_color, (1.0, 0.8, 0.66))
@@ -495,7 +516,7 @@ class _Scene:
             if not self.floor_is_free(*footprint, margin=0.01):
                 continue
             x0, x1, z0, z1 = footprint
-            ops = self.box_ops(x0, x1, 0.0, top, z0, z1, color, _OCCLUDER)
+            ops = self.box_ops(x0, x1, 0.0, top, z0, z1, color, _OCCLUDER, _NIGHTSTAND)
             # a drawer front and knob on the side facing the room
             ops += self._drawer_front(wall, footprint, top)
             if with_lamp:
@@ -510,9 +531,9 @@ class _Scene:
         dark = self.lit((40, 32, 26), 1.0)
         y = top * 0.62
         if wall == "back":
-            return [(self.facing_quad(x0 + 0.03, x1 - 0.03, y, y + 0.02, z0 - 0.002), dark, _NO_LABEL)]
+            return [(self.facing_quad(x0 + 0.03, x1 - 0.03, y, y + 0.02, z0 - 0.002), dark, _NO_LABEL, _NIGHTSTAND)]
         x = x1 + 0.002 if wall == "left" else x0 - 0.002
-        return [(self.side_quad(x, z0 + 0.03, z1 - 0.03, y, y + 0.02), dark, _NO_LABEL)]
+        return [(self.side_quad(x, z0 + 0.03, z1 - 0.03, y, y + 0.02), dark, _NO_LABEL, _NIGHTSTAND)]
 
     def _table_lamp(self, x0: float, x1: float, z0: float, z1: float, top: float) -> list[_Op]:
         rng = self.rng
@@ -520,7 +541,7 @@ class _Scene:
         cx, cz = (x0 + x1) / 2, (z0 + z1) / 2
         base_color = _pick(rng, ((60, 56, 52), (200, 190, 170), (180, 140, 90), (230, 228, 220)))
         shade = _pick(rng, _SHADE_COLORS, 6)
-        ops = self.box_ops(cx - 0.05, cx + 0.05, top, top + 0.28, cz - 0.05, cz + 0.05, base_color, label)
+        ops = self.box_ops(cx - 0.05, cx + 0.05, top, top + 0.28, cz - 0.05, cz + 0.05, base_color, label, _LAMP)
         ops += self._lamp_shade(cx, cz - 0.06, top + 0.24, top + 0.52, 0.17, 0.11, shade, label)
         return ops
 
@@ -537,8 +558,8 @@ class _Scene:
 
         glow = _mix(color, (255, 255, 240), 0.5)
         return [
-            (trapezoid(y0, y1, r_bottom, r_top, cz), color, label),
-            (trapezoid(y0, y0 + 0.05, r_bottom, r_bottom * 0.95, cz - 0.001), glow, label),
+            (trapezoid(y0, y1, r_bottom, r_top, cz), color, label, _LAMP),
+            (trapezoid(y0, y0 + 0.05, r_bottom, r_bottom * 0.95, cz - 0.001), glow, label, _LAMP),
         ]
 
     # ---- wall objects ---------------------------------------------------------------
@@ -630,7 +651,7 @@ class _Scene:
         bar = float(rng.uniform(0.035, 0.055))
         cols = int(rng.choice([1, 2, 2, 3]))
         rows = int(rng.choice([1, 2])) if cols > 1 else 2
-        ops: list[_Op] = [(q(wall, s0, s1, y0, y1, 0.002), self.lit(frame_color, frame_k), label)]
+        ops: list[_Op] = [(q(wall, s0, s1, y0, y1, 0.002), self.lit(frame_color, frame_k), label, _WINDOW)]
 
         # Sky: a vertical gradient in bands, sometimes clouds, a sun glow or a far horizon.
         ps0, ps1, py0, py1 = s0 + frame, s1 - frame, y0 + frame, y1 - frame
@@ -643,25 +664,25 @@ class _Scene:
             t = i / (n_bands - 1)
             if sunset:  # blue above, the warm glow only near the horizon
                 t = t**3
-            ops.append((q(wall, ps0, ps1, b, a, 0.003), _mix(sky_top, sky_low, t), _NO_LABEL))
+            ops.append((q(wall, ps0, ps1, b, a, 0.003), _mix(sky_top, sky_low, t), _NO_LABEL, _WINDOW))
         pw, ph = ps1 - ps0, py1 - py0
         for _ in range(int(rng.choice([0, 0, 1, 2]))):
             cw, ch = pw * float(rng.uniform(0.2, 0.4)), ph * float(rng.uniform(0.06, 0.12))
             cs = ps0 + float(rng.uniform(0, pw - cw))
             cy = py0 + ph * float(rng.uniform(0.5, 0.85))
             cloud = _jitter(rng, (240, 244, 250), 4)
-            ops.append((q(wall, cs, cs + cw, cy, cy + ch, 0.004), cloud, _NO_LABEL))
+            ops.append((q(wall, cs, cs + cw, cy, cy + ch, 0.004), cloud, _NO_LABEL, _WINDOW))
             puff = q(wall, cs + cw * 0.25, cs + cw * 0.75, cy + ch * 0.8, cy + ch * 1.6, 0.004)
-            ops.append((puff, cloud, _NO_LABEL))
+            ops.append((puff, cloud, _NO_LABEL, _WINDOW))
         scenery = rng.random()
         if scenery < 0.2:  # trees on the horizon
             green = _pick(rng, ((70, 110, 60), (50, 90, 56), (96, 120, 70)), 8)
-            ops.append((q(wall, ps0, ps1, py0, py0 + ph * 0.12, 0.004), green, _NO_LABEL))
+            ops.append((q(wall, ps0, ps1, py0, py0 + ph * 0.12, 0.004), green, _NO_LABEL, _WINDOW))
             s = ps0
             while s < ps1 - 1e-6:
                 tw = pw * float(rng.uniform(0.12, 0.25))
                 tree_top = py0 + ph * float(rng.uniform(0.15, 0.28))
-                ops.append((q(wall, s, min(ps1, s + tw), py0, tree_top, 0.004), _jitter(rng, green, 8), _NO_LABEL))
+                ops.append((q(wall, s, min(ps1, s + tw), py0, tree_top, 0.004), _jitter(rng, green, 8), _NO_LABEL, _WINDOW))
                 s += tw
         elif scenery < 0.32:  # far buildings
             s = ps0
@@ -669,19 +690,19 @@ class _Scene:
                 tw = pw * float(rng.uniform(0.1, 0.22))
                 grey = _jitter(rng, (150, 150, 156), 12)
                 roof = py0 + ph * float(rng.uniform(0.1, 0.3))
-                ops.append((q(wall, s, min(ps1, s + tw), py0, roof, 0.004), grey, _NO_LABEL))
+                ops.append((q(wall, s, min(ps1, s + tw), py0, roof, 0.004), grey, _NO_LABEL, _WINDOW))
                 s += tw * float(rng.uniform(1.0, 1.4))
 
         # Mullions (vertical and horizontal glazing bars), then the sill.
         bar_color = self.lit(frame_color, frame_k * 0.96)
         for c in range(1, cols):
             s = ps0 + pw * c / cols
-            ops.append((q(wall, s - bar / 2, s + bar / 2, py0, py1, 0.005), bar_color, _NO_LABEL))
+            ops.append((q(wall, s - bar / 2, s + bar / 2, py0, py1, 0.005), bar_color, _NO_LABEL, _WINDOW))
         for r in range(1, rows):
             y = py0 + ph * r / rows
-            ops.append((q(wall, ps0, ps1, y - bar / 2, y + bar / 2, 0.005), bar_color, _NO_LABEL))
+            ops.append((q(wall, ps0, ps1, y - bar / 2, y + bar / 2, 0.005), bar_color, _NO_LABEL, _WINDOW))
         sill = q(wall, s0 - 0.07, s1 + 0.07, y0 - 0.07, y0 + 0.01, 0.006)
-        ops.append((sill, self.lit(frame_color, frame_k * 1.05), label))
+        ops.append((sill, self.lit(frame_color, frame_k * 1.05), label, _WINDOW))
 
         if curtains:
             color = _pick(rng, _CURTAIN_COLORS)
@@ -690,13 +711,13 @@ class _Scene:
             overlap = curtain_w * float(rng.uniform(0.1, 0.3))
             top = y1 + 0.1
             rod = q(wall, s0 - curtain_w * 0.8, s1 + curtain_w * 0.8, top, top + 0.03, 0.01)
-            ops.append((rod, self.lit((60, 56, 52)), _OCCLUDER))
+            ops.append((rod, self.lit((60, 56, 52)), _OCCLUDER, _CURTAIN))
             for a0 in (s0 - curtain_w + overlap, s1 - overlap):
-                ops.append((q(wall, a0, a0 + curtain_w, drop, top, 0.008), self.lit(color, k), _OCCLUDER))
+                ops.append((q(wall, a0, a0 + curtain_w, drop, top, 0.008), self.lit(color, k), _OCCLUDER, _CURTAIN))
                 for f in (0.3, 0.7):  # folds
                     fs = a0 + curtain_w * f
                     fold = q(wall, fs - 0.02, fs + 0.02, drop, top, 0.009)
-                    ops.append((fold, self.lit(color, k * 0.82), _OCCLUDER))
+                    ops.append((fold, self.lit(color, k * 0.82), _OCCLUDER, _CURTAIN))
         return ops
 
     def _sample_door(self) -> list[_Op]:
@@ -720,24 +741,24 @@ class _Scene:
         door = _pick(rng, ((236, 234, 228), (226, 222, 212)) + _WOOD_COLORS)
         q = self.wall_quad
         ops: list[_Op] = [
-            (q(wall, s0 - 0.08, s1 + 0.08, 0.0, height + 0.08, 0.002), self.lit(self.trim_color, k * 1.02), label),
-            (q(wall, s0, s1, 0.0, height, 0.003), self.lit(door, k), label),
+            (q(wall, s0 - 0.08, s1 + 0.08, 0.0, height + 0.08, 0.002), self.lit(self.trim_color, k * 1.02), label, _DOOR),
+            (q(wall, s0, s1, 0.0, height, 0.003), self.lit(door, k), label, _DOOR),
         ]
         panel = self.lit(door, k * 0.86)
         inset = 0.12
         if rng.random() < 0.6:  # two tall panels or four
             split = height * 0.55
             for a, b in ((inset, split - 0.06), (split + 0.06, height - inset)):
-                ops.append((q(wall, s0 + inset, s1 - inset, a, b, 0.004), panel, _NO_LABEL))
+                ops.append((q(wall, s0 + inset, s1 - inset, a, b, 0.004), panel, _NO_LABEL, _DOOR))
         else:
             mid = (s0 + s1) / 2
             for a, b in ((inset, height * 0.45), (height * 0.52, height - inset)):
-                ops.append((q(wall, s0 + inset, mid - 0.04, a, b, 0.004), panel, _NO_LABEL))
-                ops.append((q(wall, mid + 0.04, s1 - inset, a, b, 0.004), panel, _NO_LABEL))
+                ops.append((q(wall, s0 + inset, mid - 0.04, a, b, 0.004), panel, _NO_LABEL, _DOOR))
+                ops.append((q(wall, mid + 0.04, s1 - inset, a, b, 0.004), panel, _NO_LABEL, _DOOR))
         knob_s = s1 - 0.1 if rng.random() < 0.5 else s0 + 0.06
         knob = _pick(rng, ((200, 170, 90), (60, 58, 56), (190, 190, 186)), 6)
         knob_y = height * 0.47
-        ops.append((q(wall, knob_s, knob_s + 0.05, knob_y, knob_y + 0.05, 0.005), self.lit(knob, k), _NO_LABEL))
+        ops.append((q(wall, knob_s, knob_s + 0.05, knob_y, knob_y + 0.05, 0.005), self.lit(knob, k), _NO_LABEL, _DOOR))
         return ops
 
     def _sample_picture(self) -> list[_Op]:
@@ -770,19 +791,19 @@ class _Scene:
         k = 1.0 if wall == "back" else 0.86
         q = self.wall_quad
         border = float(rng.uniform(0.03, 0.06))
-        ops: list[_Op] = [(q(wall, s0, s1, y0, y1, 0.002), self.lit(_pick(rng, _PICTURE_FRAME_COLORS, 6), k), label)]
+        ops: list[_Op] = [(q(wall, s0, s1, y0, y1, 0.002), self.lit(_pick(rng, _PICTURE_FRAME_COLORS, 6), k), label, _PICTURE)]
         mat = rng.random() < 0.4
         inner = border + (0.05 if mat else 0.0)
         if mat:
             mat_quad = q(wall, s0 + border, s1 - border, y0 + border, y1 - border, 0.003)
-            ops.append((mat_quad, self.lit((236, 232, 222), k), _NO_LABEL))
+            ops.append((mat_quad, self.lit((236, 232, 222), k), _NO_LABEL, _PICTURE))
         a0, a1, c0, c1 = s0 + inner, s1 - inner, y0 + inner, y1 - inner
-        ops.append((q(wall, a0, a1, c0, c1, 0.004), self.lit(_pick(rng, _ART_COLORS), k), _NO_LABEL))
+        ops.append((q(wall, a0, a1, c0, c1, 0.004), self.lit(_pick(rng, _ART_COLORS), k), _NO_LABEL, _PICTURE))
         for _ in range(int(rng.integers(1, 4))):  # a few blocks of colour
             u0, u1 = sorted(rng.uniform(0, 1, 2))
             v0, v1 = sorted(rng.uniform(0, 1, 2))
             block = q(wall, a0 + (a1 - a0) * u0, a0 + (a1 - a0) * u1, c0 + (c1 - c0) * v0, c0 + (c1 - c0) * v1, 0.005)
-            ops.append((block, self.lit(_pick(rng, _ART_COLORS), k), _NO_LABEL))
+            ops.append((block, self.lit(_pick(rng, _ART_COLORS), k), _NO_LABEL, _PICTURE))
         return ops
 
     # ---- floor furniture -----------------------------------------------------------
@@ -806,17 +827,17 @@ class _Scene:
         self.floor_used.append(footprint)
         color = self.wood_color if rng.random() < 0.5 else _pick(rng, _WOOD_COLORS + ((234, 232, 226),))
         x0, x1, z0, z1 = footprint
-        ops = self.box_ops(x0, x1, 0.0, height, z0, z1, color, _OCCLUDER, (1.0, 0.86, 0.72))
+        ops = self.box_ops(x0, x1, 0.0, height, z0, z1, color, _OCCLUDER, _WARDROBE, (1.0, 0.86, 0.72))
         line = self.lit(color, 0.55)
         if wall == "back":  # door gap and handles on the front face
             xm = (x0 + x1) / 2
-            ops.append((self.facing_quad(xm - 0.01, xm + 0.01, 0.05, height - 0.05, z0 - 0.002), line, _NO_LABEL))
+            ops.append((self.facing_quad(xm - 0.01, xm + 0.01, 0.05, height - 0.05, z0 - 0.002), line, _NO_LABEL, _WARDROBE))
             for hx in (xm - 0.08, xm + 0.05):
-                ops.append((self.facing_quad(hx, hx + 0.03, 0.95, 1.2, z0 - 0.003), line, _NO_LABEL))
+                ops.append((self.facing_quad(hx, hx + 0.03, 0.95, 1.2, z0 - 0.003), line, _NO_LABEL, _WARDROBE))
         else:
             x = x1 + 0.002 if wall == "left" else x0 - 0.002
             zm = (z0 + z1) / 2
-            ops.append((self.side_quad(x, zm - 0.01, zm + 0.01, 0.05, height - 0.05), line, _NO_LABEL))
+            ops.append((self.side_quad(x, zm - 0.01, zm + 0.01, 0.05, height - 0.05), line, _NO_LABEL, _WARDROBE))
         return [(self.distance_key(footprint), ops)]
 
     def _sample_floor_lamp(self) -> list[tuple[float, list[_Op]]]:
@@ -849,8 +870,8 @@ class _Scene:
         label = self.new_label("lamp")
         metal = _pick(rng, ((50, 48, 46), (190, 170, 120), (200, 200, 196)), 6)
         shade = _pick(rng, _SHADE_COLORS, 6)
-        ops = self.box_ops(x - 0.16, x + 0.16, 0.0, 0.04, z - 0.16, z + 0.16, metal, label)
-        ops += self.box_ops(x - 0.02, x + 0.02, 0.04, height - 0.3, z - 0.02, z + 0.02, metal, label)
+        ops = self.box_ops(x - 0.16, x + 0.16, 0.0, 0.04, z - 0.16, z + 0.16, metal, label, _LAMP)
+        ops += self.box_ops(x - 0.02, x + 0.02, 0.04, height - 0.3, z - 0.02, z + 0.02, metal, label, _LAMP)
         ops += self._lamp_shade(x, z - 0.05, height - 0.38, height, 0.25, 0.16, shade, label)
         return [(self.distance_key(footprint), ops)]
 
@@ -882,15 +903,15 @@ class _Scene:
         border_color = _mix(main, (0, 0, 0) if rng.random() < 0.5 else (255, 250, 240), float(rng.uniform(0.3, 0.5)))
         b = float(rng.uniform(0.08, 0.15))
         ops: list[_Op] = [
-            (self.floor_quad(x0, x1, z0, z1, 0.002), self.lit(border_color, 0.95), label),
-            (self.floor_quad(x0 + b, x1 - b, z0 + b, z1 - b, 0.003), self.lit(main, 0.95), _NO_LABEL),
+            (self.floor_quad(x0, x1, z0, z1, 0.002), self.lit(border_color, 0.95), label, _RUG),
+            (self.floor_quad(x0 + b, x1 - b, z0 + b, z1 - b, 0.003), self.lit(main, 0.95), _NO_LABEL, _RUG),
         ]
         if rng.random() < 0.5:  # stripes across the rug
             stripe = self.lit(border_color, 0.95)
             n = int(rng.integers(2, 5))
             for i in range(1, n + 1):
                 z = z0 + (z1 - z0) * i / (n + 1)
-                ops.append((self.floor_quad(x0 + b, x1 - b, z - 0.03, z + 0.03, 0.004), stripe, _NO_LABEL))
+                ops.append((self.floor_quad(x0 + b, x1 - b, z - 0.03, z + 0.03, 0.004), stripe, _NO_LABEL, _RUG))
         return ops
 
 
@@ -924,19 +945,22 @@ def _radial(image_size: int) -> np.ndarray:
     return (c[None, :] ** 2 + c[:, None] ** 2) * 2.0
 
 
-def _draw(scene: _Scene, image_size: int) -> Room:
+def _draw(scene: _Scene, image_size: int, label_map: bool = False) -> Room:
     """Rasterise a scene: polygons at `_supersampling` x the size, box-filtered down.
 
     A second, label image receives the object polygons (and occluders) in the same
-    order, so each box is the extent of what is actually visible of its object.
+    order, so each box is the extent of what is actually visible of its object. With
+    `label_map`, a third receives every polygon's class, reduced to the block mode.
     """
     ss = _supersampling(image_size)
     side = image_size * ss
     image = Image.new("RGB", (side, side))
     labels = Image.new("L", (side, side), 0)
     draw, label_draw = ImageDraw.Draw(image), ImageDraw.Draw(labels)
+    classes = Image.new("L", (side, side), _WALL) if label_map else None
+    class_draw = ImageDraw.Draw(classes) if classes is not None else None
     cx, cy, f, u0, v0 = scene.camera.x, scene.camera.y, scene.camera.focal, scene.camera.u0, scene.camera.v0
-    for points, color, label in scene.ops:
+    for points, color, label, part in scene.ops:
         if min(p[2] for p in points) < _NEAR_Z:
             points = tuple(_clip_near(points))
             if len(points) < 3:
@@ -945,6 +969,8 @@ def _draw(scene: _Scene, image_size: int) -> Room:
         draw.polygon(xy, fill=color)
         if label != _NO_LABEL:
             label_draw.polygon(xy, fill=label)
+        if class_draw is not None and part != _INHERIT:
+            class_draw.polygon(xy, fill=part)
 
     small = image.reduce(ss) if ss > 1 else image
     pixels = np.asarray(small, dtype=np.float32)
@@ -966,18 +992,39 @@ def _draw(scene: _Scene, image_size: int) -> Room:
         y0, y1 = (int(rows[0]) + half) // ss, (int(rows[-1]) + 1 + half) // ss
         if x1 > x0 and y1 > y0:
             boxes[name].append((x0, y0, x1, y1))
-    return Room(image=rgb, boxes=boxes)
+    classes_small = block_mode(np.asarray(classes), ss, len(ROOM_CLASSES)) if classes is not None else None
+    return Room(image=rgb, boxes=boxes, label_map=classes_small)
 
 
-def render_room(seed: int, image_size: int = 64) -> Room:
+def render_room(seed: int, image_size: int = 64, *, label_map: bool = False) -> Room:
     """Render the bedroom for `seed` at `image_size` x `image_size` pixels.
 
     Deterministic, and the layout depends on the seed alone, so boxes at 128 px
-    are twice those at 64 px (within rounding).
+    are twice those at 64 px (within rounding). With `label_map=True` the room also
+    carries a uint8 (H, W) map of ROOM_CLASSES indices; the image is the same either way.
+
+    Example:
+        room = render_room(3, 64, label_map=True)
+        window_pixels = room.label_map == ROOM_CLASSES.index("window")
     """
     if image_size < 16:
         raise ValueError(f"image_size must be at least 16, got {image_size}")
-    return _draw(_Scene(np.random.default_rng(seed)), image_size)
+    return _draw(_Scene(np.random.default_rng(seed)), image_size, label_map)
+
+
+def render_rooms_with_labels(n: int, seed: int = 0, image_size: int = 64) -> tuple[np.ndarray, np.ndarray]:
+    """Items 0..n-1 of RoomsDataset(seed=seed): uint8 (n, 3, S, S) images and uint8 (n, S, S) label maps.
+
+    The images are those the data set trains on; label values index ROOM_CLASSES.
+    """
+    ds = RoomsDataset(image_size=image_size, length=n, seed=seed)
+    images = np.empty((n, 3, image_size, image_size), dtype=np.uint8)
+    maps = np.empty((n, image_size, image_size), dtype=np.uint8)
+    for i in range(n):
+        room = ds.room(i, label_map=True)
+        images[i] = room.image.transpose(2, 0, 1)
+        maps[i] = room.label_map
+    return images, maps
 
 
 class RoomsDataset(Dataset):
@@ -1014,9 +1061,9 @@ class RoomsDataset(Dataset):
         """The render seed behind item `i`: seed * 1_000_003 + i, unique across data set seeds."""
         return self.seed * self._SEED_STRIDE + self._index(i)
 
-    def room(self, i: int) -> Room:
-        """The full sample behind item `i`: the uint8 image and its object boxes."""
-        return render_room(self.seed_of(i), self.image_size)
+    def room(self, i: int, label_map: bool = False) -> Room:
+        """The full sample behind item `i`: the uint8 image, its object boxes and, if asked, its label map."""
+        return render_room(self.seed_of(i), self.image_size, label_map=label_map)
 
     def __getitem__(self, i: int) -> torch.Tensor:
         image = self.room(i).image
