@@ -17,7 +17,7 @@ import torch
 from dcgan_core.analysis import concept_sets, labelling
 from dcgan_core.encoder import LoadedEncoder, find_encoder, load_encoder
 from dcgan_core.images import to_pil, to_uint8
-from dcgan_core.inversion import DEFAULT_STEPS, MAX_FILE_BYTES, METHODS, Inversion, PreparedImages, invert, prepare_images
+from dcgan_core.inversion import DEFAULT_STEPS, MAX_FILE_BYTES, Inversion, PreparedImages, invert, prepare_images
 
 from . import app_state as keys
 from . import arithmetic as arith
@@ -48,8 +48,8 @@ def encoder_for(model) -> tuple[LoadedEncoder | None, str]:
 
 
 def methods_for(encoder: LoadedEncoder | None) -> list[str]:
-    """Methods the page offers: all three with an encoder, optimise alone without."""
-    return list(METHODS) if encoder is not None else ["optimise"]
+    """Methods the page offers, its default first: hybrid (then optimise and encode) with an encoder, optimise alone without."""
+    return ["hybrid", "optimise", "encode"] if encoder is not None else ["optimise"]
 
 
 def uploaded_images(model, uploads) -> PreparedImages:

@@ -166,3 +166,11 @@ def test_on_the_faces_model_each_picture_carries_the_face_instruments_reading():
     assert pictures[0].startswith("training image 0 · ") and pictures[1].startswith("G(z) · ")
     assert all(c.split(" · ")[1][0] in "MW" for c in pictures[:2])  # man or woman, first letter of every badge
     assert "Face instrument: Labels: M man" in texts(at)
+
+
+def test_with_a_shipped_encoder_the_page_opens_on_the_hybrid_method():
+    at = run_page(PAGE, **{keys.MODEL: "rooms"})
+    assert_clean(at)
+    assert at.segmented_control(key=keys.YOURS_METHOD).value == "hybrid"
+    assert [o.split(" ")[0] for o in at.segmented_control(key=keys.YOURS_METHOD).options] == ["hybrid", "optimise", "encode"]
+    assert not at.info  # no "has no encoder" message
