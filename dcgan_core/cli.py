@@ -17,6 +17,7 @@
     dcgan forget measure --model rooms --n-annotate 150 --n 300
     dcgan instruments evaluate --kind rooms
     dcgan instruments train --kind faces --out faces.safetensors
+    dcgan instruments train --kind rooms-segmenter --steps 1800 --n-train 10000 --out runs/segmenter/rooms.safetensors
     dcgan train-encoder --model faces --out runs/encoders/faces --steps 4000
     dcgan invert --model faces --out inverted/ --method hybrid me.jpg photos/
 """
@@ -24,6 +25,7 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import shlex
@@ -593,26 +595,28 @@ def _add_instruments_parser(sub) -> None:
 
     p = sub.add_parser("instruments", help="train or score the instruments, the small CNNs that read generated rooms and faces",
                        description="Instruments: small CNNs that measure what a 64-px image shows, trained on procedural "
-                       "ground truth (room objects and their coverage; face attributes and head turn).")
+                       "ground truth (room objects and their coverage; face attributes and head turn; the class of every "
+                       "pixel, for the segmenters).")
     isub = p.add_subparsers(dest="instruments_command", required=True)
     tr = isub.add_parser("train", help="train an instrument and save it with its held-out report", formatter_class=DefaultsFormatter,
                          description="Train an instrument on procedural renders and save it (fp16 safetensors) with a report "
                          "of how it was trained, the command included, and how it scored on held-out renders.")
-    tr.add_argument("--kind", choices=KINDS, required=True, help="rooms (objects and their coverage) or faces (attributes, turn)")
+    tr.add_argument("--kind", choices=KINDS, required=True, help="rooms (objects and their coverage), faces (attributes, turn), "
+                    "rooms-segmenter or faces-segmenter (the class of every pixel)")
     tr.add_argument("--out", type=Path, help="output file (default: the shipped path models/instruments/KIND.safetensors)")
-    tr.add_argument("--steps", type=int, default=3000, help="training steps")
-    tr.add_argument("--n-train", type=int, default=20_000, help="procedural renders to train on")
+    tr.add_argument("--steps", type=int, help="training steps (default 3000; 1800 for the segmenters)")
+    tr.add_argument("--n-train", type=int, help="procedural renders to train on (default 20000; 10000 for the segmenters)")
     tr.add_argument("--seed", type=int, default=TRAIN_SEED, help="data set seed of the training renders")
     tr.add_argument("--eval-seed", type=int, default=EVAL_SEED, help="data set seed of the held-out renders")
     tr.add_argument("--n-eval", type=int, default=2000, help="held-out renders scored for the report (0: none)")
     tr.add_argument("--batch-size", type=int, default=64, help="renders per step")
-    tr.add_argument("--width", type=int, help="network width (default 32 for rooms, 24 for faces)")
+    tr.add_argument("--width", type=int, help="network width (default 32 for rooms, 24 for faces, 16 for the segmenters)")
     tr.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice)")
     tr.add_argument("--no-progress", action="store_true", help="no progress bar")
     tr.set_defaults(func=cmd_instruments_train)
     ev = isub.add_parser("evaluate", help="score a saved instrument on held-out renders", formatter_class=DefaultsFormatter,
                          description="Score an instrument file on clean procedural renders and print the scores as JSON.")
-    ev.add_argument("--kind", choices=KINDS, required=True, help="rooms or faces; must be the file's kind")
+    ev.add_argument("--kind", choices=KINDS, required=True, help="one of the kinds above; must be the file's kind")
     ev.add_argument("--path", type=Path, help="instrument file (default: the shipped one)")
     ev.add_argument("--n", type=int, default=2000, help="held-out renders scored")
     ev.add_argument("--seed", type=int, default=EVAL_SEED, help="data set seed of the held-out renders")
@@ -624,15 +628,17 @@ def cmd_instruments_train(args) -> int:
     import torch
 
     from .analysis.instruments import default_instrument_path, save_instrument
-    from .analysis.instruments_training import train_face_instrument, train_room_instrument
+    from .analysis.instruments_training import train_face_instrument, train_room_instrument, train_segmenter
 
     if args.threads:
         torch.set_num_threads(args.threads)
-    train = train_room_instrument if args.kind == "rooms" else train_face_instrument
-    extra = {"width": args.width} if args.width else {}
+    train = {"rooms": train_room_instrument, "faces": train_face_instrument}.get(args.kind)
+    if train is None:  # a segmenter
+        train = functools.partial(train_segmenter, args.kind)
+    extra = {k: v for k, v in (("width", args.width), ("steps", args.steps), ("n_train", args.n_train)) if v}
     model, report = train(
-        n_train=args.n_train, steps=args.steps, seed=args.seed, progress=not args.no_progress,
-        batch_size=args.batch_size, n_eval=args.n_eval, eval_seed=args.eval_seed, **extra,
+        seed=args.seed, progress=not args.no_progress, batch_size=args.batch_size, n_eval=args.n_eval,
+        eval_seed=args.eval_seed, **extra,
     )
     report["training"]["command"] = args.command_line
     out = args.out or default_instrument_path(args.kind)
@@ -646,12 +652,12 @@ def cmd_instruments_evaluate(args) -> int:
     import torch
 
     from .analysis.instruments import default_instrument_path, load_instrument
-    from .analysis.instruments_training import evaluate_face_instrument, evaluate_room_instrument
+    from .analysis.instruments_training import evaluate_face_instrument, evaluate_room_instrument, evaluate_segmenter
 
     if args.threads:
         torch.set_num_threads(args.threads)
     model = load_instrument(args.path or default_instrument_path(args.kind), kind=args.kind)
-    evaluate = evaluate_room_instrument if args.kind == "rooms" else evaluate_face_instrument
+    evaluate = {"rooms": evaluate_room_instrument, "faces": evaluate_face_instrument}.get(args.kind, evaluate_segmenter)
     print(json.dumps(evaluate(model, n=args.n, seed=args.seed), indent=2))
     return 0
 

@@ -131,7 +131,7 @@ def test_augment_moves_boxes_with_the_pixels():
     x[:, :, 20:40, 10:30] = 1.0  # one bright object exactly filling its box
     boxes = torch.zeros(16, 6, 1, 4, dtype=torch.int16)
     boxes[:, 0, 0] = box
-    out, moved, turn = augment(x, torch.Generator().manual_seed(0), boxes=boxes, turn=torch.full((16,), 0.5))
+    out, moved, turn, _ = augment(x, torch.Generator().manual_seed(0), boxes=boxes, turn=torch.full((16,), 0.5))
     assert set(turn.tolist()) == {0.5, -0.5}  # some were flipped
     assert (moved[:, 1:] == 0).all()  # empty slots stay empty
     for image, b in zip(out, moved[:, 0]):

@@ -10,7 +10,13 @@ classifiers read them instead:
                     a presence logit and a 16x16 coverage map (one cell = 4x4 px at 64 px)
     FaceInstrument  glasses / smiling / masculine logits and the head turn in [-1, 1]
 
-Both are trained on renders of the procedural data sets from a seed the GANs never
+Dissection and painting (issue 22) need the class of every pixel of a generated image, so two
+segmenters read that (`segment`), trained on the renderers' exact label maps:
+
+    RoomSegmenter   per pixel, one of ROOM_CLASSES (wall, floor, ceiling, bed, window, ...)
+    FaceSegmenter   per pixel, one of FACE_CLASSES (background, clothes, skin, hair, ...)
+
+All are trained on renders of the procedural data sets from a seed the GANs never
 see (TRAIN_SEED; the GANs train on seed 0) and scored on another (EVAL_SEED). They
 train with mild augmentation (flips, +-2 px shifts, Gaussian blur, noise, brightness,
 contrast and colour jitter) so they transfer to blurrier GAN samples. On generated
@@ -26,6 +32,7 @@ Making instruments (ground truth, augmentation, training, scoring) is `instrumen
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -34,7 +41,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ..data.rooms import OBJECT_NAMES
+from ..data.faces import FACE_CLASSES
+from ..data.rooms import OBJECT_NAMES, ROOM_CLASSES
 from ..files import write_bytes_atomic
 from ..images import pixels_to_unit
 from ..safetensors_files import (
@@ -46,7 +54,7 @@ from ..safetensors_files import (
 )
 
 FORMAT = "dcgan-explorer-instrument/1"
-KINDS = ("rooms", "faces")
+KINDS = ("rooms", "faces", "rooms-segmenter", "faces-segmenter")
 INPUT_SIZE = 64  # instruments read 64-px images; other sizes are resized first
 MASK_SIZE = 16  # coverage maps are 16x16: one cell is 4x4 px at 64 px
 CELL = INPUT_SIZE // MASK_SIZE
@@ -137,7 +145,70 @@ class FaceInstrument(nn.Module):
         return {"width": self.width}
 
 
-_CLASSES: dict[str, type[nn.Module]] = {"rooms": RoomInstrument, "faces": FaceInstrument}
+class Segmenter(nn.Module):
+    """Input (N, 3, 64, 64) in [-1, 1] -> per-pixel logits (N, len(classes), 64, 64) over `classes`.
+
+    A small encoder-decoder, cheap on a CPU (~3 ms per image at batch 64 on one thread): the
+    image is encoded at 32, 16 and 8 px (the 8x8 context has a dilated conv, so a pixel can see
+    the wall or bed it belongs to), decoded back to 32 px through skip connections
+    (concatenated), upsampled to 64 px and joined with a thin full-resolution branch read
+    straight from the pixels, which places the boundaries; a 3x3 then a 1x1 conv give the logits.
+
+    `classes`, when given (as stored in a file), must equal the subclass's list: a file trained
+    for other classes would otherwise name every pixel wrongly.
+    """
+
+    kind = ""
+    classes: tuple[str, ...] = ()
+
+    def __init__(self, width: int = 16, fine_width: int = 8, classes: list[str] | None = None) -> None:
+        super().__init__()
+        if classes is not None and tuple(classes) != self.classes:
+            raise ValueError(
+                f"was trained for the classes {', '.join(classes)}, but this code's {self.kind} classes are "
+                f"{', '.join(self.classes)}; train it again (dcgan instruments train --kind {self.kind})"
+            )
+        w = width
+        self.width, self.fine_width = width, fine_width
+        self.fine = _conv(3, fine_width)  # 64: edges at full resolution
+        self.enc32 = nn.Sequential(_conv(3, w, 4, 2), _conv(w, w))  # 64 -> 32
+        self.enc16 = nn.Sequential(_conv(w, 2 * w, 4, 2), _conv(2 * w, 2 * w))  # -> 16
+        self.context = nn.Sequential(_conv(2 * w, 4 * w, 4, 2), _conv(4 * w, 4 * w), _conv(4 * w, 4 * w, dilation=2))  # -> 8
+        self.dec16 = _conv(4 * w + 2 * w, 2 * w)
+        self.dec32 = _conv(2 * w + w, w)
+        self.head = nn.Sequential(_conv(w + fine_width, w), nn.Conv2d(w, len(self.classes), 1))
+
+    def forward(self, x: Tensor) -> Tensor:
+        """-> logits (N, len(classes), H, W) at the input's size (64 px for the trained files)."""
+        up = lambda t: F.interpolate(t, scale_factor=2, mode="bilinear", align_corners=False)  # noqa: E731
+        s32 = self.enc32(x)  # (w) x 32 x 32
+        s16 = self.enc16(s32)  # (2w) x 16 x 16
+        ctx = self.context(s16)  # (4w) x 8 x 8
+        d16 = self.dec16(torch.cat([s16, up(ctx)], 1))  # (2w) x 16 x 16
+        d32 = self.dec32(torch.cat([s32, up(d16)], 1))  # (w) x 32 x 32
+        return self.head(torch.cat([self.fine(x), up(d32)], 1))  # (classes) x 64 x 64
+
+    def architecture(self) -> dict:
+        return {"width": self.width, "fine_width": self.fine_width, "classes": list(self.classes)}
+
+
+class RoomSegmenter(Segmenter):
+    """A Segmenter over ROOM_CLASSES (see there for what each class covers)."""
+
+    kind = "rooms-segmenter"
+    classes = ROOM_CLASSES
+
+
+class FaceSegmenter(Segmenter):
+    """A Segmenter over FACE_CLASSES."""
+
+    kind = "faces-segmenter"
+    classes = FACE_CLASSES
+
+
+_CLASSES: dict[str, type[nn.Module]] = {
+    "rooms": RoomInstrument, "faces": FaceInstrument, "rooms-segmenter": RoomSegmenter, "faces-segmenter": FaceSegmenter,
+}
 
 
 # --------------------------------------------------------------------------- readings
@@ -224,13 +295,20 @@ def _components(mask: np.ndarray) -> list[tuple[int, int, int, int, int]]:
     return found
 
 
+def _as_nchw(images: Tensor | np.ndarray) -> Tensor:
+    """Images as a (N, C, H, W) tensor, unconverted; a numpy (N, H, W, 3) array (renders, PIL) is transposed."""
+    if isinstance(images, np.ndarray):
+        if images.ndim == 4 and images.shape[-1] == 3 and images.shape[1] != 3:
+            images = images.transpose(0, 3, 1, 2)
+        images = torch.from_numpy(np.ascontiguousarray(images))
+    if not torch.is_tensor(images):
+        raise TypeError(f"images must be a torch tensor or numpy array, got {type(images).__name__}")
+    return images.unsqueeze(0) if images.dim() == 3 else images
+
+
 def _as_input(images: Tensor | np.ndarray) -> Tensor:
     """Images as float (N, 3, 64, 64) in [-1, 1]: uint8 is rescaled, other sizes are resized (antialiased)."""
-    x = torch.from_numpy(np.ascontiguousarray(images)) if isinstance(images, np.ndarray) else images
-    if not torch.is_tensor(x):
-        raise TypeError(f"images must be a torch tensor or numpy array, got {type(images).__name__}")
-    if x.dim() == 3:
-        x = x.unsqueeze(0)
+    x = _as_nchw(images)
     if x.dim() != 4 or x.shape[1] != 3:
         raise ValueError(f"images must be (N, 3, H, W) RGB, got shape {tuple(x.shape)}")
     if x.dtype == torch.uint8:
@@ -247,8 +325,13 @@ def _as_input(images: Tensor | np.ndarray) -> Tensor:
 
 
 @torch.no_grad()
-def _run(model: nn.Module, images: Tensor | np.ndarray, batch_size: int) -> list:
-    """Outputs of `model` in eval mode over `images`, in batches, as CPU tensors; restores the mode after."""
+def _run(
+    model: nn.Module, images: Tensor | np.ndarray, batch_size: int, finish: Callable[[Tensor], Tensor] | None = None
+) -> list:
+    """Outputs of `model` in eval mode over `images`, in batches, as CPU tensors; restores the mode after.
+
+    `finish`, when given, maps each batch's output (on the model's device) to what is kept.
+    """
     was_training = model.training
     model.eval()
     device = next(model.parameters()).device
@@ -257,7 +340,12 @@ def _run(model: nn.Module, images: Tensor | np.ndarray, batch_size: int) -> list
     try:
         for i in range(0, len(x), batch_size):
             out = model(x[i : i + batch_size].to(device))
-            outs.append([o.float().cpu() for o in out] if isinstance(out, tuple) else [out.float().cpu()])
+            if finish is not None:
+                out = finish(out)
+            if isinstance(out, tuple):
+                outs.append([o.float().cpu() for o in out])
+            else:
+                outs.append([out.float().cpu() if out.is_floating_point() else out.cpu()])
     finally:
         model.train(was_training)
     if not outs:
@@ -283,11 +371,41 @@ def read_faces(instrument: FaceInstrument, images: Tensor | np.ndarray, batch_si
     return FaceReading(probabilities={k: probs[:, i] for i, k in enumerate(FACE_ATTRIBUTES)}, turn=out[:, 3].numpy().copy())
 
 
+def segment(segmenter: Segmenter, images: Tensor | np.ndarray, batch_size: int = 256) -> np.ndarray:
+    """uint8 (N, H, W) label maps, indices into `segmenter.classes`, at the images' own size.
+
+    Args:
+        segmenter: a RoomSegmenter or FaceSegmenter (`load_instrument(path, kind="rooms-segmenter")`).
+        images: float [-1, 1] or uint8 (N, 3, H, W) tensors or arrays, or numpy uint8 (N, H, W, 3)
+            (renders, PIL images); any size. Other sizes than 64 px (a 32- or 128-px DCGAN's samples)
+            are resized to 64 (antialiased bilinear), segmented, and the logits resized back to
+            H x W (bilinear) before the per-pixel argmax, so boundaries are not blocky at 128 px;
+            detail finer than a 64-px image shows is not recovered.
+        batch_size: images per forward pass.
+
+    Example:
+        rooms = load_instrument(default_instrument_path("rooms-segmenter"), kind="rooms-segmenter")
+        maps = segment(rooms, generator(z))                  # (N, 64, 64) uint8
+        windows = maps == rooms.classes.index("window")      # (N, 64, 64) bool
+    """
+    if not isinstance(segmenter, Segmenter):
+        raise TypeError(f"expected a RoomSegmenter or FaceSegmenter, got {type(segmenter).__name__}")
+    size = tuple(_as_nchw(images).shape[-2:])
+
+    def label_maps(logits: Tensor) -> Tensor:
+        if tuple(logits.shape[-2:]) != size:
+            logits = F.interpolate(logits, size=size, mode="bilinear", align_corners=False)
+        return logits.argmax(1).to(torch.uint8)
+
+    outs = _run(segmenter, images, batch_size, finish=label_maps)
+    return outs[0].numpy() if outs else np.zeros((0, *size), np.uint8)
+
+
 # --------------------------------------------------------------------------- files
 
 
 def default_instrument_path(kind: str) -> Path:
-    """Where the shipped instrument of `kind` lives: models/instruments/{rooms,faces}.safetensors in the repo."""
+    """Where the shipped instrument of `kind` lives: models/instruments/KIND.safetensors in the repo."""
     if kind not in KINDS:
         raise ValueError(f"unknown instrument kind {kind!r}; expected one of {', '.join(KINDS)}")
     return Path(__file__).resolve().parents[2] / "models" / "instruments" / f"{kind}.safetensors"
@@ -297,7 +415,8 @@ def save_instrument(path: str | Path, model: nn.Module, report: dict | None = No
     """Write `model` atomically as fp16 safetensors with its kind, architecture and `report` in the header."""
     kind = getattr(model, "kind", None)
     if kind not in KINDS:
-        raise TypeError(f"expected a RoomInstrument or FaceInstrument, got {type(model).__name__}")
+        names = ", ".join(c.__name__ for c in _CLASSES.values())
+        raise TypeError(f"expected an instrument ({names}), got {type(model).__name__}")
     tensors = {}
     for k, v in model.state_dict().items():
         v = v.detach().cpu().contiguous()
@@ -330,7 +449,7 @@ def read_instrument_metadata(path: str | Path) -> dict:
 def load_instrument(path: str | Path, kind: str | None = None) -> nn.Module:
     """Rebuild an instrument from its file (float32, CPU, eval mode, no gradients).
 
-    `kind` ("rooms" or "faces"), when given, must match the file's, so a face
+    `kind` (one of KINDS), when given, must match the file's, so a face
     instrument is never silently used to count windows. The report is on `.report`.
     """
     path = Path(path)
@@ -350,6 +469,8 @@ def load_instrument(path: str | Path, kind: str | None = None) -> nn.Module:
         model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in tensors.items()})
     except CheckpointError as e:
         raise InstrumentError(str(e)) from None
+    except ValueError as e:  # a segmenter trained for other classes
+        raise InstrumentError(f"{path} {e}") from None
     except (TypeError, RuntimeError) as e:
         raise InstrumentError(f"{path}: weights do not fit the stored architecture: {e}") from None
     except Exception as e:  # safetensors raises its own error types for truncated files

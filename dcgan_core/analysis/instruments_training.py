@@ -9,7 +9,9 @@ makes them, as `dcgan instruments train|evaluate` runs it:
     model, report = train_room_instrument(n_train=20_000, steps=3000)   # renders of TRAIN_SEED, scored on EVAL_SEED
     save_instrument("rooms.safetensors", model, report)
 
-Both kinds train the same way (`_fit`: AdamW with a one-cycle schedule on augmented renders from
+    model, report = train_segmenter("rooms-segmenter", n_train=10_000, steps=1800)  # exact label maps; per-class IoU
+
+Every kind trains the same way (`_fit`: AdamW with a one-cycle schedule on augmented renders from
 one seeded torch.Generator); they differ only in their targets and loss.
 """
 
@@ -30,6 +32,7 @@ from ..data.loading import _renderer_fingerprint, atomic_write, cache_dir, mater
 from ..data.rooms import OBJECT_NAMES, RoomsDataset
 from ..images import pixels_to_unit
 from .instruments import (
+    _CLASSES,
     EVAL_SEED,
     FACE_ATTRIBUTES,
     INPUT_SIZE,
@@ -38,9 +41,11 @@ from .instruments import (
     TURN_SIGN_MARGIN,
     FaceInstrument,
     RoomInstrument,
+    Segmenter,
     _object_index,
     read_faces,
     read_rooms,
+    segment,
 )
 
 # An object counts as present when one of its boxes covers at least this many pixels
@@ -109,6 +114,37 @@ def _face_data(n: int, seed: int, progress: bool = True) -> tuple[Tensor, Tensor
     return images, torch.from_numpy(dataset.attribute_array())
 
 
+_LABELLED = {"rooms-segmenter": (RoomsDataset, "room"), "faces-segmenter": (FacesDataset, "face")}
+
+
+def _label_data(kind: str, n: int, seed: int, progress: bool = True) -> tuple[Tensor, Tensor]:
+    """Items 0..n-1 of RoomsDataset / FacesDataset(64, n, seed) (by segmenter `kind`): uint8 images
+    (N, 3, 64, 64) and their exact label maps uint8 (N, 64, 64), cached beside the GAN data,
+    keyed by the renderer's source.
+    """
+    dataset_class, item = _LABELLED[kind]
+    dataset = dataset_class(INPUT_SIZE, n, seed)
+    name = kind.split("-")[0]
+    path = cache_dir() / f"instrument-{name}-labels-{INPUT_SIZE}px-seed{seed}-n{n}-{_renderer_fingerprint(dataset)}.npz"
+    if path.exists():
+        try:
+            with np.load(path) as f:
+                return torch.from_numpy(f["images"]), torch.from_numpy(f["label_maps"])
+        except (OSError, ValueError, KeyError):
+            path.unlink(missing_ok=True)  # damaged cache: render again
+    images = np.empty((n, 3, INPUT_SIZE, INPUT_SIZE), np.uint8)
+    label_maps = np.empty((n, INPUT_SIZE, INPUT_SIZE), np.uint8)
+    render = getattr(dataset, item)
+    for i in tqdm(range(n), desc=f"rendering {name} with labels, seed {seed}", disable=not progress, unit="img",
+                  mininterval=1.0):
+        sample = render(i, label_map=True)
+        images[i] = sample.image.transpose(2, 0, 1)
+        label_maps[i] = sample.label_map
+    with atomic_write(path) as f:
+        np.savez(f, images=images, label_maps=label_maps)
+    return torch.from_numpy(images), torch.from_numpy(label_maps)
+
+
 # --------------------------------------------------------------------------- augmentation
 
 
@@ -119,17 +155,23 @@ def _gaussian_kernels(sigma: Tensor, radius: int = 2) -> Tensor:
     return k / k.sum(1, keepdim=True)
 
 
-def augment(x: Tensor, g: torch.Generator, boxes: Tensor | None = None, turn: Tensor | None = None):
+def augment(
+    x: Tensor, g: torch.Generator, boxes: Tensor | None = None, turn: Tensor | None = None, labels: Tensor | None = None
+):
     """Mild, label-preserving distortions of float [-1, 1] images (B, 3, H, W), so that the
-    instruments transfer to GAN samples: horizontal flip (boxes mirrored, turn negated),
-    shifts of up to 2 px (boxes follow), Gaussian blur (sigma up to 1.2 px on 60% of images),
+    instruments transfer to GAN samples: horizontal flip (boxes and label maps mirrored, turn
+    negated), shifts of up to 2 px (boxes and label maps follow; the uncovered edge repeats the
+    border pixels, and their labels), Gaussian blur (sigma up to 1.2 px on 60% of images),
     brightness x0.85-1.15, contrast x0.85-1.15, per-channel gain x0.95-1.05, noise (std up
-    to 0.05). Returns (images, boxes, turn) with the same Nones.
+    to 0.05). Label maps (B, H, W) are only moved, never blurred. Returns (images, boxes, turn,
+    labels) with the same Nones; the random draws do not depend on which labels are given.
     """
     b, _, h, w = x.shape
     r = lambda *shape: torch.rand(*shape, generator=g)  # noqa: E731
     flip = r(b) < 0.5
     x = torch.where(flip[:, None, None, None], x.flip(-1), x)
+    if labels is not None:
+        labels = torch.where(flip[:, None, None], labels.flip(-1), labels)
     if boxes is not None:
         boxes = boxes.clone()
         mirrored = torch.stack([w - boxes[..., 2], boxes[..., 1], w - boxes[..., 0], boxes[..., 3]], -1)
@@ -146,6 +188,9 @@ def augment(x: Tensor, g: torch.Generator, boxes: Tensor | None = None, turn: Te
         empty = (boxes[..., 2] <= boxes[..., 0])[..., None]
         moved = boxes + torch.stack([shifts[:, 0], shifts[:, 1]] * 2, -1)[:, None, None, :].to(boxes.dtype)
         boxes = torch.where(empty, boxes, moved.clamp(0, w))
+    if labels is not None:
+        padded = F.pad(labels[:, None].float(), (m, m, m, m), mode="replicate")[:, 0].to(labels.dtype)
+        labels = torch.stack([padded[i, m - dy : m - dy + h, m - dx : m - dx + w] for i, (dx, dy) in enumerate(shifts.tolist())])
 
     sigma = torch.where(r(b) < 0.6, 0.3 + 0.9 * r(b), torch.zeros(b))
     k = _gaussian_kernels(sigma).repeat_interleave(3, 0)  # (B*3, 5)
@@ -160,7 +205,7 @@ def augment(x: Tensor, g: torch.Generator, boxes: Tensor | None = None, turn: Te
     u = u * (0.85 + 0.3 * r(b, 1, 1, 1)) * (0.95 + 0.1 * r(b, 3, 1, 1))
     x = u * 2 - 1
     x = x + torch.randn(x.shape, generator=g) * (0.05 * r(b, 1, 1, 1))
-    return x.clamp(-1, 1), boxes, turn
+    return x.clamp(-1, 1), boxes, turn, labels
 
 
 # --------------------------------------------------------------------------- training
@@ -250,7 +295,7 @@ def train_room_instrument(
     images, boxes = _room_data(n_train, seed, progress)
 
     def batch_loss(model: nn.Module, idx: Tensor, g: torch.Generator) -> Tensor:
-        x, bx, _ = augment(pixels_to_unit(images[idx]), g, boxes=boxes[idx])
+        x, bx, _, _ = augment(pixels_to_unit(images[idx]), g, boxes=boxes[idx])
         presence, cover = room_targets(bx)
         p_logits, m_logits = model(x.to(dev))
         return F.binary_cross_entropy_with_logits(p_logits, presence.to(dev)) + F.binary_cross_entropy_with_logits(
@@ -292,7 +337,7 @@ def train_face_instrument(
 
     def batch_loss(model: nn.Module, idx: Tensor, g: torch.Generator) -> Tensor:
         y = labels[idx]
-        x, _, turn = augment(pixels_to_unit(images[idx]), g, turn=y[:, 3])
+        x, _, turn, _ = augment(pixels_to_unit(images[idx]), g, turn=y[:, 3])
         out = model(x.to(dev))
         return F.binary_cross_entropy_with_logits(out[:, :3], y[:, :3].to(dev)) + 2.0 * F.mse_loss(out[:, 3], turn.to(dev))
 
@@ -307,7 +352,102 @@ def train_face_instrument(
     return model, {"held_out": held_out, "training": training}
 
 
+def class_weights(label_maps: Tensor, n_classes: int) -> Tensor:
+    """Per-class weights (n_classes,) for the segmenters' cross-entropy: 1 / sqrt(pixel share),
+    scaled so that the average pixel weighs 1; 0 for classes absent from `label_maps`.
+
+    Square root, not the inverse share itself: lamps (0.4 % of room pixels) weigh about 9x walls
+    (32 %) rather than 80x, enough for small objects to count without blurring the big surfaces.
+    """
+    counts = torch.bincount(label_maps.reshape(-1).long(), minlength=n_classes)[:n_classes].double()
+    share = counts / counts.sum()
+    weights = torch.where(share > 0, share.clamp(min=1e-12).rsqrt(), torch.zeros_like(share))
+    return (weights / (share * weights).sum()).float()
+
+
+def train_segmenter(
+    kind: str = "rooms-segmenter",
+    n_train: int = 10_000,
+    steps: int = 1800,
+    seed: int = TRAIN_SEED,
+    progress: bool = True,
+    batch_size: int = 64,
+    width: int = 16,
+    lr: float = 3e-3,
+    n_eval: int = 2000,
+    eval_seed: int = EVAL_SEED,
+    device: str = "cpu",
+) -> tuple[Segmenter, dict]:
+    """Train a RoomSegmenter ("rooms-segmenter") or FaceSegmenter ("faces-segmenter") on the exact
+    label maps of `n_train` renders of `seed`; score it on `n_eval` renders of `eval_seed` (skipped
+    when 0). Loss: per-pixel cross-entropy weighted per class (`class_weights` of the training maps).
+
+    Returns the model (eval mode) and a report {"held_out": ..., "training": ...}.
+    """
+    if kind not in _LABELLED:
+        raise ValueError(f"unknown segmenter kind {kind!r}; expected one of {', '.join(_LABELLED)}")
+    _check_seeds(seed, eval_seed)
+    dev = torch.device(device)
+    model_class = _CLASSES[kind]
+    images, label_maps = _label_data(kind, n_train, seed, progress)
+    weights = class_weights(label_maps, len(model_class.classes))
+
+    def batch_loss(model: nn.Module, idx: Tensor, g: torch.Generator) -> Tensor:
+        x, _, _, labels = augment(pixels_to_unit(images[idx]), g, labels=label_maps[idx])
+        return F.cross_entropy(model(x.to(dev)), labels.long().to(dev), weight=weights.to(dev))
+
+    model, seconds = _fit(lambda: model_class(width), batch_loss, n_train, steps, seed, batch_size, lr, dev,
+                          f"training {kind}", progress)
+    dataset = _LABELLED[kind][0].__name__
+    training = _training_record(
+        f"{dataset}(image_size=64, length={n_train}, seed={seed}), exact label maps", n_train, seed, steps, batch_size, lr,
+        "flip, +-2 px shift (label maps follow both), Gaussian blur sigma<=1.2 px (60%), brightness/contrast "
+        "x0.85-1.15, channel gain x0.95-1.05, noise std<=0.05", seconds, dev,
+        loss="per-pixel cross-entropy, class weights 1/sqrt(pixel share) (mean pixel weight 1)",
+        class_weights={c: round(float(w), 3) for c, w in zip(model_class.classes, weights)},
+    )
+    held_out = evaluate_segmenter(model, n=n_eval, seed=eval_seed, progress=progress) if n_eval else None
+    return model, {"held_out": held_out, "training": training}
+
+
 # --------------------------------------------------------------------------- evaluation
+
+
+def class_iou(predicted: np.ndarray | Tensor, truth: np.ndarray | Tensor, n_classes: int) -> list[float | None]:
+    """Per-class intersection over union of two label maps of the same shape, pooled over every pixel
+    of every image (the semantic-segmentation convention): None for a class in neither.
+    """
+    p = torch.as_tensor(np.asarray(predicted)).reshape(-1).long()
+    t = torch.as_tensor(np.asarray(truth)).reshape(-1).long()
+    if p.shape != t.shape:
+        raise ValueError(f"predicted and true label maps differ in size: {tuple(predicted.shape)} vs {tuple(truth.shape)}")
+    both = torch.bincount(t[p == t], minlength=n_classes)[:n_classes]
+    union = torch.bincount(p, minlength=n_classes)[:n_classes] + torch.bincount(t, minlength=n_classes)[:n_classes] - both
+    return [float(i) / float(u) if u > 0 else None for i, u in zip(both.tolist(), union.tolist())]
+
+
+def evaluate_segmenter(model: Segmenter, n: int = 2000, seed: int = EVAL_SEED, progress: bool = False) -> dict:
+    """Scores on the exact label maps of `n` clean renders of seed `seed`: IoU per class (pooled over
+    all pixels; None for a class that neither the renders nor the segmenter show), mean IoU over the
+    other classes, pixel accuracy, and each class's share of the pixels.
+    """
+    images, truth = _label_data(model.kind, n, seed, progress)
+    predicted = segment(model, images)
+    ious = class_iou(predicted, truth, len(model.classes))
+    scored = [v for v in ious if v is not None]
+    share = torch.bincount(truth.reshape(-1).long(), minlength=len(model.classes)).double() / truth.numel()
+    dataset = _LABELLED[model.kind][0].__name__
+    return {
+        "n": n,
+        "seed": seed,
+        "data": f"{dataset}(image_size=64, length={n}, seed={seed}), exact label maps",
+        "mean_iou": round(sum(scored) / len(scored), 4) if scored else None,
+        "pixel_accuracy": round(float((torch.from_numpy(predicted) == truth).float().mean()), 4),
+        "iou": {c: None if v is None else round(v, 4) for c, v in zip(model.classes, ious)},
+        "pixel_share": {c: round(float(s), 4) for c, s in zip(model.classes, share)},
+    }
+
+
 
 
 def evaluate_room_instrument(model: RoomInstrument, n: int = 2000, seed: int = EVAL_SEED, progress: bool = False) -> dict:
