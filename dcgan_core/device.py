@@ -65,18 +65,21 @@ def autocast(device: torch.device, precision: str):
     return contextlib.nullcontext()
 
 
+def cpu_name() -> str:
+    """The CPU's model name from /proc/cpuinfo ("unknown CPU" where there is none)."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return "unknown CPU"
+
+
 def describe_device(device: torch.device) -> str:
     """A human description for model cards and benchmark output, e.g. 'CPU Intel Xeon (2 threads)'."""
     if device.type == "cuda":
         return torch.cuda.get_device_name(device)
     if device.type == "cpu":
-        name = "unknown CPU"
-        try:
-            for line in Path("/proc/cpuinfo").read_text().splitlines():
-                if line.startswith("model name"):
-                    name = line.split(":", 1)[1].strip()
-                    break
-        except OSError:
-            pass
-        return f"CPU {name} ({torch.get_num_threads()} threads{', bf16' if cpu_has_fast_bf16() else ''})"
+        return f"CPU {cpu_name()} ({torch.get_num_threads()} threads{', bf16' if cpu_has_fast_bf16() else ''})"
     return device.type

@@ -35,7 +35,7 @@ from PIL import Image, ImageDraw
 from torch.utils.data import Dataset
 
 from ..images import pixels_to_unit
-from .label_maps import block_mode
+from .label_maps import block_mode, stack_with_labels
 
 ATTRIBUTE_NAMES = ("glasses", "smiling", "masculine", "turn")
 
@@ -856,10 +856,4 @@ def render_faces_with_labels(n: int, seed: int = 0, image_size: int = 64) -> tup
     The images are those the data set trains on; label values index FACE_CLASSES.
     """
     ds = FacesDataset(image_size=image_size, length=n, seed=seed)
-    images = np.empty((n, 3, image_size, image_size), dtype=np.uint8)
-    maps = np.empty((n, image_size, image_size), dtype=np.uint8)
-    for i in range(n):
-        face = ds.face(i, label_map=True)
-        images[i] = face.image.transpose(2, 0, 1)
-        maps[i] = face.label_map
-    return images, maps
+    return stack_with_labels(lambda i: ds.face(i, label_map=True), n, image_size)

@@ -11,6 +11,8 @@ background surfaces first and small parts last, so thin parts are not eroded by 
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
 
@@ -31,3 +33,15 @@ def block_mode(fine: np.ndarray, factor: int, n_classes: int) -> np.ndarray:
     # argmax takes the first maximum; reversing the class axis makes that the highest index.
     mode = n_classes - 1 - counts[:, ::-1].argmax(axis=1)
     return mode.astype(np.uint8).reshape(h, w)
+
+
+def stack_with_labels(render: Callable[[int], object], n: int, image_size: int) -> tuple[np.ndarray, np.ndarray]:
+    """uint8 (n, 3, S, S) images and uint8 (n, S, S) label maps of items 0..n-1, `render(i)` giving one
+    item with `.image` (S, S, 3) and `.label_map` (S, S)."""
+    images = np.empty((n, 3, image_size, image_size), dtype=np.uint8)
+    maps = np.empty((n, image_size, image_size), dtype=np.uint8)
+    for i in range(n):
+        item = render(i)
+        images[i] = item.image.transpose(2, 0, 1)
+        maps[i] = item.label_map
+    return images, maps

@@ -31,7 +31,7 @@ from PIL import Image, ImageDraw
 from torch.utils.data import Dataset
 
 from ..images import pixels_to_unit
-from .label_maps import block_mode
+from .label_maps import block_mode, stack_with_labels
 
 WINDOW = "window"
 OBJECT_NAMES: tuple[str, ...] = ("window", "bed", "door", "lamp", "picture", "rug")
@@ -1018,13 +1018,7 @@ def render_rooms_with_labels(n: int, seed: int = 0, image_size: int = 64) -> tup
     The images are those the data set trains on; label values index ROOM_CLASSES.
     """
     ds = RoomsDataset(image_size=image_size, length=n, seed=seed)
-    images = np.empty((n, 3, image_size, image_size), dtype=np.uint8)
-    maps = np.empty((n, image_size, image_size), dtype=np.uint8)
-    for i in range(n):
-        room = ds.room(i, label_map=True)
-        images[i] = room.image.transpose(2, 0, 1)
-        maps[i] = room.label_map
-    return images, maps
+    return stack_with_labels(lambda i: ds.room(i, label_map=True), n, image_size)
 
 
 class RoomsDataset(Dataset):
