@@ -61,7 +61,7 @@ from dcgan_core.analysis.swd import sliced_wasserstein_distance
 from dcgan_core.checkpoints import load_model
 from dcgan_core.data.faces import FacesDataset
 from dcgan_core.data.rooms import RoomsDataset
-from dcgan_core.device import cpu_has_fast_bf16
+from dcgan_core.device import cpu_has_fast_bf16, cpu_name
 from dcgan_core.encoder import (
     VALIDATION_RENDER_SEED,
     default_encoder_path,
@@ -326,7 +326,8 @@ def check_targets(kind: str, rows: list[Row], method: str, encode_ms: float | No
     nearest = next(r for r in rows if r.name.startswith("nearest"))
     out = []
     below = 1 - mine.rmse / nearest.rmse
-    out.append({"what": f"{method} RMSE {mine.rmse:.3f} vs nearest sample {nearest.rmse:.3f}: {below:.0%} below",
+    out.append({"what": f"{method} RMSE {mine.rmse:.3f} vs nearest sample {nearest.rmse:.3f}: {below:.0%} below"
+                        if below >= 0 else f"{method} RMSE {mine.rmse:.3f} vs nearest sample {nearest.rmse:.3f}: {-below:.0%} above",
                 "target": f">= {TARGETS['rmse_below_baseline']:.0%} below", "met": below >= TARGETS["rmse_below_baseline"]})
     for name in ATTRIBUTES[kind]:
         key = "window" if name == "window" else name
@@ -360,10 +361,10 @@ def glasses_edit(generator, instrument, held: HeldOut, z: torch.Tensor, method: 
     chosen = np.flatnonzero(~held.truth["glasses"])
     if len(chosen) == 0:
         return {"skipped": "no held-out face is without glasses (raise --n)"}
-    edited = move_along(z[torch.from_numpy(chosen)], direction, EDIT_AMOUNT)
+    codes = z[torch.from_numpy(chosen)]
     with torch.no_grad():
-        images = generator(edited).float()
-    read = read_attributes("faces", instrument, images)
+        before = read_attributes("faces", instrument, generator(codes).float())
+        read = read_attributes("faces", instrument, generator(move_along(codes, direction, EDIT_AMOUNT)).float())
     truth_turn = held.truth["turn"][chosen]
     scored = turned(truth_turn)
     glasses = read["glasses"]
@@ -375,7 +376,7 @@ def glasses_edit(generator, instrument, held: HeldOut, z: torch.Tensor, method: 
         "direction": f"glasses normal of a logistic regression on {n_labelled:,} samples of G (z seed {DIRECTION_Z_SEED}) "
                      f"read by the face instrument (held-out accuracy {fitted.directions['glasses'].accuracy:.0%})"
                      + (f", {' and '.join(held_fixed)} projected out" if held_fixed else ""),
-        "glasses_seen": int(glasses.sum()), "masculine_kept": int(masculine.sum()),
+        "glasses_before": int(before["glasses"].sum()), "glasses_seen": int(glasses.sum()), "masculine_kept": int(masculine.sum()),
         "turn_kept": int((turn_kept & scored).sum()), "turned": int(scored.sum()),
         "success": int(success.sum()), "share": float(success.mean()),
         "target": f">= {TARGETS['edit']:.0%}", "met": bool(success.mean() >= TARGETS["edit"]),
@@ -386,14 +387,7 @@ def glasses_edit(generator, instrument, held: HeldOut, z: torch.Tensor, method: 
 
 
 def machine_description() -> str:
-    name = "unknown CPU"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                name = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
+    name = cpu_name()
     load = os.getloadavg()
     return (f"CPU {name}, {os.cpu_count()} cores{', AVX512-BF16' if cpu_has_fast_bf16() else ''}; torch "
             f"{torch.__version__} on {torch.get_num_threads()} thread(s) (inversion in fp32), python "
@@ -451,7 +445,8 @@ def format_report(result: dict) -> str:
             else:
                 lines.append(f"edit: {edit['faces']} held-out faces without glasses, inverted with {edit['method']}, "
                              f"z + {edit['amount']:g} x the glasses direction ({edit['direction']})")
-                lines.append(f"  instrument sees glasses on {edit['glasses_seen']}/{edit['faces']}, masculine as the original "
+                lines.append(f"  instrument sees glasses on {edit['glasses_seen']}/{edit['faces']} (on {edit['glasses_before']} "
+                             f"before the edit), masculine as the original "
                              f"on {edit['masculine_kept']}/{edit['faces']}, turn sign kept on {edit['turn_kept']}/"
                              f"{edit['turned']} turned faces")
                 lines.append(f"  all three: {edit['success']}/{edit['faces']} = {edit['share']:.0%}  target {edit['target']}: "
