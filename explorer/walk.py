@@ -21,18 +21,12 @@ MAX_SAVED_WAYPOINTS = 16  # saved codes a walk starts at, at most
 PALETTE_SAMPLE_FRAMES = 9  # frames the GIF's one palette is built from: the waypoints of the default 9-point, 8-step walk
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # compared and cached by content by st.cache_data, not by ==
 class SavedWaypoints:
     """Saved codes (e.g. your inverted images) that start a walk: float32 (k, nz) and the set's name."""
 
     z: np.ndarray
     name: str
-
-    def __hash__(self) -> int:  # st.cache_data keys: the codes' bytes and the name
-        return hash((self.z.tobytes(), self.name))
-
-    def __eq__(self, other) -> bool:
-        return isinstance(other, SavedWaypoints) and self.name == other.name and np.array_equal(self.z, other.z)
 
 
 def clamp_state(key: str, lo: int, hi: int) -> None:
@@ -52,7 +46,8 @@ def pinned_samples() -> tuple[int, tuple[int, ...]]:
 
 def saved_waypoints(model, name: str | None) -> SavedWaypoints | None:
     """The saved codes the walk starts at (at most MAX_SAVED_WAYPOINTS), or None (after a one-line error if unusable)."""
-    if name not in saved_set_names(model):  # e.g. a set of the model picked before: this one has none of that name
+    if not name or name not in saved_set_names(model):  # none picked (the common case: no folder listing on a seed
+        # change), or a set of the model picked before: this one has none of that name
         return None
     saved = picked_codes(model, name)
     return SavedWaypoints(codes_of(saved, MAX_SAVED_WAYPOINTS), saved.name) if saved is not None else None

@@ -129,7 +129,7 @@ def face_readings(model, originals: np.ndarray, reconstructions: np.ndarray) -> 
     return [arith.badge(before, i) for i in range(n)], [arith.badge(after, i) for i in range(n)]
 
 
-def save_codes(model, name: str, result: Inversion, names: list[str]) -> tuple[str, bool]:
+def save_codes(model, name: str, result: Inversion) -> tuple[str, bool]:
     """Save the codes as the concept set `name` of the model (atomically); (its path, whether it replaced one)."""
     concept = concept_sets.ConceptSet(name.strip(), result.z, identity(model))
     path = concept_sets.concept_set_path(model.name, name)

@@ -86,7 +86,7 @@ s = st.columns([2, 1])
 set_name = s[0].text_input("Name", value="my images", key=keys.YOURS_NAME, max_chars=64)
 if s[1].button("Save codes", icon=":material/save:", key=keys.YOURS_SAVE):
     with widgets.user_errors("save the codes"):
-        path, replaced = yours.save_codes(model, set_name, result, prepared.names)
+        path, replaced = yours.save_codes(model, set_name, result)
     st.success(f"Saved {len(prepared.names)} code{'s' * (len(prepared.names) != 1)} as {set_name.strip()!r}{' (replacing the set of that name)' if replaced else ''}: "
                "pick them on the walk (waypoints), the arithmetic page (A, B or C), the concept axes page and the "
                f"window-removal page. File: `{path}`.", icon=":material/check_circle:")
