@@ -12,8 +12,10 @@
     dcgan models
     dcgan probe --model faces --dataset faces --task attributes
     dcgan arithmetic --model faces --draws 100
+    dcgan turn --model faces --seed 0 [--faces 100] [--json]
     dcgan latent-geometry --model faces [--by skin|sex]
     dcgan units measure --model rooms --units 8
+    dcgan dissect --model rooms --classes window --json
     dcgan forget measure --model rooms --n-annotate 150 --n 300
     dcgan instruments evaluate --kind rooms
     dcgan instruments train --kind faces --out faces.safetensors
@@ -489,15 +491,24 @@ def _add_probe_parser(sub) -> None:
     p.add_argument("--model", required=True, help="checkpoint file, run folder, or model name (needs its discriminator)")
     p.add_argument("--dataset", default="faces", choices=PROBE_DATASETS,
                    help="faces, rooms (procedural), cifar10 (batches), mnist (idx files, also Fashion-MNIST), "
-                   "folder (one subfolder per class)")
+                   "svhn (train_32x32.mat / test_32x32.mat), folder (one subfolder per class)")
     p.add_argument("--task", help=f"what to predict ({tasks}); real data sets predict their classes")
     p.add_argument("--data-root", help="path of a real labelled data set")
-    p.add_argument("--n-train", type=int, default=2000, help="images the SVM trains on")
+    p.add_argument("--n-train", type=int, default=2000, help="images the SVM trains on (with --per-class or --labels: the pool "
+                   "each labelled subset is drawn from; features are extracted once for it)")
     p.add_argument("--n-test", type=int, default=1000, help="images it is tested on")
-    p.add_argument("--seed", type=int, default=PROBE_SEED, help="data set seed of procedural sets, subset seed of real ones")
+    p.add_argument("--seed", type=int, default=PROBE_SEED, help="data set seed of procedural sets, subset seed of real ones; "
+                   "also seeds the labelled draws")
     p.add_argument("--C", type=float, help=f"fix the SVM's C (default: pick from {', '.join(f'{c:g}' for c in C_GRID)} "
                    "per feature set on a quarter of the training images)")
     p.add_argument("--random-seed", type=int, default=0, help="seed of the random D's weights")
+    labelled = p.add_mutually_exclusive_group()
+    labelled.add_argument("--per-class", type=int, metavar="N",
+                          help="train on N labelled images of each class, a class-balanced draw from the pool (paper, CIFAR-10: 400)")
+    labelled.add_argument("--labels", type=int, metavar="N",
+                          help="train on N labelled images in all, split evenly over the classes (paper, SVHN: 1000)")
+    p.add_argument("--repeats", type=int, default=1, help="independent seeded draws of the labelled subset; prints mean ± std "
+                   "over them (paper: 10)")
     p.add_argument("--no-baselines", action="store_true", help="only the trained D (no random D, no raw pixels)")
     p.add_argument("--device", default="cpu", help="auto, cpu, cuda or mps")
     p.add_argument("--json", action="store_true", help="print JSON")
@@ -514,29 +525,96 @@ def cmd_probe(args) -> int:
 
     if args.C is not None and args.C <= 0:
         raise ValueError("--C must be positive")
+    sets = FEATURE_SETS[:1] if args.no_baselines else FEATURE_SETS
+    settings = ProbeSettings(args.dataset, args.task or TASKS[args.dataset][0], args.data_root, args.n_train, args.n_test,
+                             args.C, args.seed, args.random_seed, tuple(sets), args.per_class, args.labels, args.repeats)
+    draws = settings.draws  # checks --per-class / --labels / --repeats before the model and data are read
     model = load_model(resolve_checkpoint(args.model), device=resolve_device(args.device))
     if model.discriminator is None:
         raise ValueError(f"{model.path} holds no discriminator (a generator-only file); the probe reads D's features")
     cfg = model.config
     data = load_probe_data(args.dataset, image_size=cfg.image_size, channels=cfg.channels, root=args.data_root, task=args.task,
                            n_train=args.n_train, n_test=args.n_test, seed=args.seed)
-    sets = FEATURE_SETS[:1] if args.no_baselines else FEATURE_SETS
 
     def progress(name: str, done: int, total: int) -> None:
         if not args.json and done == total:
             print(f"{name}: features of {total:,} images done; fitting the SVM...", file=sys.stderr)
 
-    report = run_probe(model.discriminator, data, feature_sets=sets, C=args.C, random_seed=args.random_seed, progress=progress)
+    report = run_probe(model.discriminator, data, feature_sets=sets, C=args.C, random_seed=args.random_seed, draws=draws,
+                       progress=progress)
     if args.json:
         print(json.dumps({"model": str(model.path), "step": model.checkpoint.step, **report.as_dict()}, indent=2))
     else:
         print(f"model {model.path} (step {model.checkpoint.step})")
         print(report.table())
     if args.save:
-        settings = ProbeSettings(args.dataset, args.task or TASKS[args.dataset][0], args.data_root, args.n_train, args.n_test,
-                                 args.C, args.seed, args.random_seed, tuple(sets))
         save_stored_probe(args.save, report, settings, checkpoint=model.path, step=model.checkpoint.step,
                           command=settings.command(args.model, args.save))
+    return 0
+
+
+def _add_dissect_parser(sub) -> None:
+    from .analysis.dissection import DISSECT_SEED
+
+    p = sub.add_parser("dissect", help="which of G's units draw which objects (GAN Dissection against exact masks)",
+                       formatter_class=DefaultsFormatter,
+                       description="For every unit of every G layer: upsample its maps over --n samples, threshold them at "
+                       "their top quantile and score the IoU with each class the segmenter finds in G's pictures; rank "
+                       "units per class, count each layer's detectors, and compare with a randomly initialised G.")
+    p.add_argument("--model", default="rooms", help="checkpoint file, run folder or model name")
+    p.add_argument("--n", type=int, default=2000, help="samples dissected")
+    p.add_argument("--seed", type=int, default=DISSECT_SEED, help="z seed of the samples")
+    p.add_argument("--layers", default="all", help="comma-separated hidden layers of G, or all")
+    p.add_argument("--classes", default="", help="comma-separated classes whose top units are listed (default: every class seen)")
+    p.add_argument("--top", type=int, default=10, help="units listed per class")
+    p.add_argument("--no-random", action="store_true", help="skip the randomly initialised G (halves the time)")
+    p.add_argument("--segmenter", default=None, help="segmentation instrument file (default: the data set's shipped one)")
+    p.add_argument("--save", default=None, help="write the JSON report here (the Dissection and Paint pages read "
+                   "models/NAME/dissection.json)")
+    p.add_argument("--device", default="cpu", help="cpu, cuda or mps")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(func=cmd_dissect)
+
+
+def cmd_dissect(args) -> int:
+    from .analysis.dissection import dissect, dissection_report, format_dissection, random_generator
+    from .analysis.instruments import segmenter_for
+    from .checkpoints import load_model
+    from .files import write_json_atomic
+
+    if args.n < 10 or args.top < 1:
+        raise ValueError("--n must be at least 10 and --top at least 1")
+    model = load_model(args.model, device=args.device)
+    dataset = (model.checkpoint.train_config or {}).get("dataset")
+    segmenter = segmenter_for(dataset, args.segmenter).to(args.device)
+    layers = None if args.layers.strip() == "all" else [int(x) for x in args.layers.split(",") if x.strip()]
+    classes = [c.strip() for c in args.classes.split(",") if c.strip()]
+    for c in classes:
+        if c not in segmenter.classes:
+            raise ValueError(f"unknown class {c!r}; the segmenter knows {', '.join(segmenter.classes)}")
+
+    def progress(stage: str):
+        def show(what: str, share: float) -> None:
+            if sys.stderr.isatty():
+                print(f"\r{stage}: {what} {share:4.0%}", end="" if share < 1 else "\n", file=sys.stderr, flush=True)
+        return show
+
+    g = model.generator
+    trained = dissect(g, segmenter, n=args.n, seed=args.seed, layers=layers, progress=progress("trained G"))
+    random = None if args.no_random else dissect(
+        random_generator(g), segmenter, n=args.n, seed=args.seed, layers=layers, masks_from=g, progress=progress("random G"))
+    report = {"model": str(model.path), "step": model.checkpoint.step, **dissection_report(trained, random, args.top)}
+    if args.save:
+        write_json_atomic(args.save, report)
+    if args.json:
+        print(json.dumps(report, indent=2))
+        return 0
+    print(f"dissected {model.path} (step {model.checkpoint.step}): {sum(d.n_units for d in trained.layers)} units in "
+          f"{len(trained.layers)} layers over {trained.n} samples (z seed {trained.seed}) in {trained.seconds:.1f} s"
+          + (f"; random G in {random.seconds:.1f} s" if random else ""))
+    print(format_dissection(trained, random, classes or None, args.top))
+    if args.save:
+        print(f"wrote {args.save}")
     return 0
 
 
@@ -659,6 +737,59 @@ def cmd_instruments_evaluate(args) -> int:
     model = load_instrument(args.path or default_instrument_path(args.kind), kind=args.kind)
     evaluate = {"rooms": evaluate_room_instrument, "faces": evaluate_face_instrument}.get(args.kind, evaluate_segmenter)
     print(json.dumps(evaluate(model, n=args.n, seed=args.seed), indent=2))
+    return 0
+
+
+def _add_turn_parser(sub) -> None:
+    from .analysis.turn_walk import AXIS_POOL, AXIS_SEED, FRAMES, KEEP_SHARE, SPAN
+
+    p = sub.add_parser("turn", help="the turn vector (paper Fig. 8): does a face walked along it only turn its head?",
+                       description="Find the turn axis (mean z of faces the instrument reads as looking right minus those "
+                       "looking left), walk a face along it, and read every frame with the face instrument: how "
+                       "monotonically the head turns (share of steps turning right, Spearman) and whether the person stays "
+                       f"(glasses, smiling, masculine read as the face's own in >= {100 * KEEP_SHARE:.0f}%% of frames), against "
+                       "the same walk as a pixel blend of its end images.", formatter_class=DefaultsFormatter)
+    p.add_argument("--model", default="faces", help="checkpoint file, run folder, or model name (a 64-px faces model)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the face(s) walked: face i is sample_z(faces, seed)[i]")
+    p.add_argument("--faces", type=int, default=1, help="faces walked; more than 1 prints the figures over all of them")
+    p.add_argument("--frames", type=int, default=FRAMES, help="frames of each walk")
+    p.add_argument("--span", type=float, default=SPAN, help="length of the walk in turn vectors, centred on the face")
+    p.add_argument("--axis-pool", type=int, default=AXIS_POOL, help="samples labelled to find the turn axis")
+    p.add_argument("--axis-seed", type=int, default=AXIS_SEED, help="seed of those samples")
+    p.add_argument("--instrument", help="face instrument file (when not given: the shipped models/instruments/faces.safetensors)")
+    p.add_argument("--out", metavar="PNG", help="also write the first face's two walks as a PNG: z (top row), pixel blend (bottom)")
+    p.add_argument("--device", default="cpu", help="auto, cpu, cuda or mps")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(func=cmd_turn)
+
+
+def cmd_turn(args) -> int:
+    import numpy as np
+
+    from .analysis.instruments import default_instrument_path, load_instrument
+    from .analysis.labelling import face_instrument_problem
+    from .analysis.turn_walk import format_turn, turn_walks
+    from .checkpoints import load_model
+    from .device import resolve_device
+    from .images import image_grid, save_png
+    from .registry import resolve_checkpoint
+
+    if args.faces < 1 or args.axis_pool < 1:
+        raise ValueError("--faces and --axis-pool must be at least 1")
+    model = load_model(resolve_checkpoint(args.model), device=resolve_device(args.device))
+    problem = face_instrument_problem(model)
+    if model.config.channels != 3:
+        raise ValueError(f"{model.path}: {problem}")
+    if problem:
+        print(f"warning: {model.path}: {problem}", file=sys.stderr)
+    instrument = load_instrument(args.instrument or default_instrument_path("faces"), kind="faces")
+    summary = turn_walks(model.generator, instrument, faces=args.faces, seed=args.seed, frames=args.frames, span=args.span,
+                         axis_pool=args.axis_pool, axis_seed=args.axis_seed, discriminator=model.discriminator,
+                         model=f"{model.path} (step {model.checkpoint.step})")
+    print(json.dumps(summary.as_dict(), indent=2) if args.json else format_turn(summary))
+    if args.out:
+        first = summary.walks[0]
+        save_png(args.out, image_grid(np.concatenate([first.latent_images, first.pixel_images]), nrow=args.frames))
     return 0
 
 
@@ -957,8 +1088,10 @@ def build_parser() -> argparse.ArgumentParser:
     _add_models_parser(sub)
     _add_probe_parser(sub)
     _add_arithmetic_parser(sub)
+    _add_turn_parser(sub)
     _add_latent_geometry_parser(sub)
     _add_units_parser(sub)
+    _add_dissect_parser(sub)
     _add_forget_parser(sub)
     _add_instruments_parser(sub)
     _add_train_encoder_parser(sub)

@@ -51,7 +51,7 @@ from .images import image_grid, save_png, to_uint8
 from .latent import sample_z
 from .models import Discriminator, Generator, JsonConfig, ModelConfig
 
-IN_MEMORY_DATASETS = PROCEDURAL_DATASETS + ("cifar10", "mnist")
+IN_MEMORY_DATASETS = PROCEDURAL_DATASETS + ("cifar10", "mnist", "svhn")
 CHECKPOINT_NAME = "last.safetensors"
 
 
@@ -63,7 +63,7 @@ class TrainConfig(JsonConfig):
     STRICT: ClassVar[bool] = False  # old runs resume
 
     # data
-    dataset: str = "rooms"  # rooms | faces (procedural) | folder | lsun | cifar10 | mnist (local files)
+    dataset: str = "rooms"  # rooms | faces (procedural) | folder | lsun | cifar10 | mnist | svhn (local files)
     data_root: str | None = None  # path of a real data set
     dataset_size: int = 50_000  # images rendered for a procedural data set
     image_size: int = 64  # 32, 64 or 128 px

@@ -29,6 +29,7 @@ PAGES = [
     (ROOT / "pages" / "6_forget_to_draw.py", "Forgetting to draw windows", "forget_to_draw"),
     (ROOT / "pages" / "7_vector_arithmetic.py", "Vector arithmetic", "vector_arithmetic"),
     (ROOT / "pages" / "8_concept_axes.py", "Concept axes and directions", "concept_axes"),
+    (ROOT / "pages" / "13_turn_walk.py", "Turn vector", "turn_vector"),
     (ROOT / "pages" / "9_forget_fit_and_drop.py", "Forgetting windows: fit, drop, measure", "forget_fit"),
 ]
 

@@ -130,11 +130,48 @@ DFEAT_UPLOAD = "dfeat_upload"  # file uploader
 DFEAT_POOL_INDEX = "dfeat_pool_index"  # pool image analysed when the source is the pool
 
 # feature probe page (paper section 5.1, Table 1)
-PROBE_DATASET = "probe_dataset"  # faces | rooms | cifar10 | mnist | folder
+PROBE_DATASET = "probe_dataset"  # faces | rooms | cifar10 | mnist | svhn | folder
 PROBE_TASK = "probe_task"  # what to predict (feature_probe.TASKS)
 PROBE_ROOT = "probe_root"  # path of a real labelled data set
 PROBE_N_TRAIN = "probe_n_train"
 PROBE_N_TEST = "probe_n_test"
 PROBE_C = "probe_c"  # "auto" (picked on a validation split) or a fixed C
+PROBE_PER_CLASS = "probe_per_class"  # labelled training images of each class per draw (0: every training image, once)
+PROBE_REPEATS = "probe_repeats"  # seeded draws of the labelled subset; the page shows mean ± std over them
 PROBE_RUN = "probe_run"  # settings of the last run asked for with the button
 PROBE_SHOWN = "probe_shown"  # feature set whose confusion matrix is shown
+
+# turn vector page (paper Fig. 8)
+TURN_SEED = "turn_seed"  # seed of the face walked (face 0 of it)
+TURN_FRAMES = "turn_frames"
+TURN_SPAN = "turn_span"  # length of the walk in turn vectors
+
+# dissecting G page (GAN Dissection; issue 22)
+DISSECT_N = "dissect_n"  # samples of a dissection run from the page
+DISSECT_RUN = "dissect_run"  # button: dissect the model now
+DISSECT_ASKED = "dissect_asked"  # {str(model key): n}: dissections asked for in this session (computed once, cached)
+DISSECT_CLASS = "dissect_class"  # class whose units are ranked
+DISSECT_LAYER_PREFIX = "dissect_layer_"  # + class: the layer ranked (default: the class's best layer)
+DISSECT_UNIT_PREFIX = "dissect_unit_"  # + class, "_", layer: the unit shown (default: the top one)
+
+# paint with units page (GANPaint; issue 22)
+PAINT_SEED = "paint_seed"  # seed of the samples a picture is picked from
+PAINT_INDEX = "paint_index"  # sample picked
+PAINT_SAVED = "paint_saved"  # or saved codes (your images); "" for none
+PAINT_CODE = "paint_code"  # code picked in the saved set
+PAINT_CLASS = "paint_class"  # class whose units paint (default window)
+PAINT_MODE = "paint_mode"  # "insert" | "remove"
+PAINT_LAYER_PREFIX = "paint_layer_"  # + class: layer painted at (default: the class's best layer)
+PAINT_K_PREFIX = "paint_k_"  # + mode, "_", layer: top units of the class used
+PAINT_STRENGTH = "paint_strength"  # inserted units are set to strength x their on level
+PAINT_TOOL = "paint_tool"  # "freedraw" | "rect": how the region is drawn
+PAINT_BRUSH = "paint_brush"  # brush width in image pixels
+PAINT_CANVAS_PREFIX = "paint_canvas_"  # + picture, revision: the drawing canvas
+PAINT_REVISION = "paint_revision"  # bumped when the edits change: the canvas remounts empty on the new picture
+PAINT_REGION = "paint_region"  # bool (S, S) region drawn on the canvas (None: nothing drawn); tests set it directly
+PAINT_SEEN = "paint_seen"  # (canvas key, digest of its drawing) at the last run: a change is a new stroke
+PAINT_EDITS = "paint_edits"  # {(str(model key), picture id): [dissection.Edit]}: applied edits, in order (undo pops)
+PAINT_APPLY = "paint_apply"  # buttons
+PAINT_UNDO = "paint_undo"
+PAINT_RESET = "paint_reset"
+PAINT_MESSAGE = "paint_message"  # one line from the last button's callback (e.g. nothing painted yet)

@@ -3,8 +3,9 @@
 Features: every conv layer of D max-pooled to 4x4, flattened and concatenated, as in the
 paper; the SVM is scikit-learn's LinearSVC on standardised features (see
 dcgan_core/analysis/feature_probe.py). Labelled sets: the procedural faces' attributes and
-rooms' window counts, or CIFAR-10, MNIST or a folder of class subfolders on this machine (inside
-$DCGAN_DATA_ROOTS, explorer/roots.py). A result stored beside the model (models/NAME/probe.json, from
+rooms' window counts, or CIFAR-10, MNIST, SVHN or a folder of class subfolders on this machine (inside
+$DCGAN_DATA_ROOTS, explorer/roots.py). With labels per class, the SVM trains on seeded class-balanced
+draws from the training images, repeated, and the page shows mean ± std (the paper's few-label rows). A result stored beside the model (models/NAME/probe.json, from
 `dcgan probe ... --save`) shows at once when the settings and the weights match it.
 """
 
@@ -43,6 +44,14 @@ C = c[4].selectbox(
     format_func=lambda v: "auto" if v == "auto" else f"{v:g}",
     help="auto picks C per feature set from " + ", ".join(f"{v:g}" for v in fp.C_GRID) + " on a quarter of the training images",
 )
+d = st.columns([3, 3, 7])
+per_class = int(d[0].number_input(
+    "Labels per class", 0, 50_000, 0, step=10, key=keys.PROBE_PER_CLASS,
+    help="0: the SVM trains on every training image. N: on N of each class, drawn at random from the training images "
+    "(the paper: 400 per class on CIFAR-10)",
+))
+repeats = int(d[1].number_input("Repeats (draws)", 1, 50, 1, key=keys.PROBE_REPEATS, disabled=not per_class,
+                                help="independent seeded draws of the labelled images; the page shows mean ± std (paper: 10)"))
 root = None
 if dataset not in ("faces", "rooms"):
     default_root = train_config.get("data_root") if own == dataset else ""
@@ -65,7 +74,7 @@ elif own and own != dataset:
         "(as the paper's ImageNet-1k to CIFAR-10)."
     )
 
-settings = (dataset, task, root, n_train, n_test, C)
+settings = (dataset, task, root, n_train, n_test, C, per_class, repeats if per_class else 1)
 stored = probe.stored_result(model.key)
 if st.button("Run the probe", type="primary", icon=":material/play_arrow:"):
     st.session_state[keys.PROBE_RUN] = settings
@@ -77,7 +86,7 @@ elif stored.matches(settings):
     st.success(
         f"**Stored result**, not computed now: `{stored.path.parent.name}/{stored.path.name}` beside the model, made on these "
         f"weights (step {stored.probe.step:,}) by `{stored.probe.command}`, with the settings above ({dataset}, {task}, "
-        f"{n_train:,} training and {n_test:,} test images, C {C}). **Run the probe** computes it again here.",
+        f"{probe.training_images(report) if per_class else f'{n_train:,} training'} and {n_test:,} test images, C {C}). **Run the probe** computes it again here.",
         icon=":material/inventory_2:",
     )
 else:
@@ -93,15 +102,16 @@ else:
     )
     st.stop()
 
-st.header("Test accuracy")
+spread = probe.has_spread(report)
+st.header("Test accuracy" + (f" (mean ± std over {report.draws.repeats} draws)" if spread else ""))
 m = st.columns(len(report.scores) + 1)
 for col, s in zip(m, report.scores):
-    col.metric(s.features, f"{100 * s.accuracy:.1f}%", help=f"{s.dims:,} features, C = {s.C:g}")
+    col.metric(s.features, probe.accuracy_text(s, spread), help=f"{s.dims:,} features, C = {s.C:g}")
 m[-1].metric("chance", f"{100 * report.chance:.1f}%", help="always answering the most common training class")
 left, right = st.columns([2, 3])
 with left:
     st.markdown(probe.accuracy_table(report))
-    st.caption(f"{report.data}; {report.n_train:,} training and {report.n_test:,} test images · {model.describe()}")
+    st.caption(f"{report.data}; {probe.training_images(report)} and {report.n_test:,} test images · {model.describe()}")
 with right:
     st.plotly_chart(charts.probe_accuracy_figure(report.scores, report.chance), width="stretch", key="probe_accuracy")
 
@@ -110,6 +120,6 @@ shown = st.segmented_control("Features", fp.FEATURE_SETS, default=fp.FEATURE_SET
 score = next(s for s in report.scores if s.features == shown)
 st.plotly_chart(charts.probe_confusion_figure(score.confusion, report.classes), width="stretch", key="probe_confusion")
 st.caption(
-    f"{shown}: rows are the true classes of the {report.n_test:,} test images, columns the SVM's answers; "
-    "colour is the share of the row."
+    f"{shown}: rows are the true classes of the {report.n_test:,} test images, columns the SVM's answers"
+    + (f", summed over the {report.draws.repeats} draws" if spread else "") + "; colour is the share of the row."
 )

@@ -168,3 +168,16 @@ def test_inversion_benchmark_refuses_a_bad_encoder_option_and_a_model_it_cannot_
     cifar = tiny_procedural_model(tmp_path / "models" / "tinycifar", "cifar10", with_encoder=False)
     out = run_inversion_benchmark("--model", str(cifar), "--n", "2", "--no-progress")
     assert out.returncode == 2 and "give an RGB rooms or faces model" in out.stderr and out.stdout == ""
+
+
+def test_dissection_benchmark_prints_every_figure_with_its_target():
+    out = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "dissection.py"), "--n", "20", "--tries", "30", "--random-draws", "1",
+         "--threads", "1"],
+        capture_output=True, text=True, timeout=600,
+    )
+    assert out.returncode == 0, out.stderr
+    for line in ("dissection: trained G", "window: best layer", "insertion at layer", "success", "locality",
+                 "removal at layer 3", "the paper's logistic-regression maps", "paint edit"):
+        assert line in out.stdout, line
+    assert out.stdout.count("(target") >= 5

@@ -1,4 +1,4 @@
-"""The feature probe (paper section 5.1, Table 1): feature sizes, the pooling, the exact SVM speed-up, beating chance, the CLI, stored results."""
+"""The feature probe (paper section 5.1, Table 1): feature sizes, the pooling, the exact SVM speed-up, beating chance, the CLI, stored results, few-label draws."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import torch.nn.functional as F
 from PIL import Image
 
 from dcgan_core.analysis.feature_probe import (
+    LabelDraws,
     ProbeSettings,
     file_sha256,
     load_probe_data,
@@ -190,3 +191,90 @@ def test_the_shipped_faces_probe_matches_the_shipped_weights_and_the_page_defaul
     assert stored.command == "dcgan probe --model faces --dataset faces --save models/faces/probe.json"
     trained, random_d, pixels = (s.accuracy for s in stored.report.scores)
     assert trained > random_d > stored.report.chance and trained > pixels
+
+
+# ----------------------------------------------------------------------------- few labels, repeated draws (paper: 400 per class, SVHN 1000)
+
+
+def tiny_checkpoint(tmp_path):
+    cfg = ModelConfig(image_size=32, nz=8, ngf=4, ndf=4)
+    torch.manual_seed(0)
+    path = tmp_path / "tiny.safetensors"
+    save_checkpoint(path, Checkpoint(model_config=cfg, generator=Generator(cfg).state_dict(),
+                                     discriminator=Discriminator(cfg).state_dict(), step=5))
+    return path
+
+
+LABELS = np.array([0] * 10 + [1] * 6 + [2] * 8)  # a pool of 24 images in 3 classes
+CLASSES = ["a", "b", "c"]
+
+
+def test_a_per_class_draw_takes_the_same_number_of_each_class_and_repeats_exactly():
+    draws = LabelDraws(per_class=4, repeats=3, seed=5)
+    first = draws.indices(LABELS, CLASSES, 0)
+    assert np.bincount(LABELS[first]).tolist() == [4, 4, 4]
+    assert np.array_equal(first, LabelDraws(per_class=4, repeats=3, seed=5).indices(LABELS, CLASSES, 0))  # seeded
+    assert not np.array_equal(first, draws.indices(LABELS, CLASSES, 1))  # each repeat is a new draw
+    assert not np.array_equal(first, LabelDraws(per_class=4, seed=6).indices(LABELS, CLASSES, 0))
+
+
+def test_labels_in_all_are_split_evenly_and_the_remainder_goes_one_per_class():
+    picked = LabelDraws(total=10, seed=0).indices(LABELS, CLASSES, 0)
+    assert sorted(np.bincount(LABELS[picked]).tolist()) == [3, 3, 4]
+    assert LabelDraws(total=10, repeats=10).describe(3, 24) == "10 draws of 3-4 labels per class (10 in all) from a pool of 24 training images"
+
+
+def test_a_class_with_too_few_images_is_one_line_saying_how_many_it_has():
+    with pytest.raises(ValueError) as caught:
+        LabelDraws(per_class=7).indices(LABELS, CLASSES, 0)
+    message = str(caught.value)
+    assert message == ("class 'b' has 6 images in the training pool of 24; 7 labels per class needs 7 of each "
+                       "(raise --n-train or ask for fewer labels)")
+
+
+def test_repeats_need_a_label_budget():
+    with pytest.raises(ValueError, match="--repeats needs --per-class or --labels"):
+        LabelDraws(repeats=3)
+
+
+def test_repeated_draws_give_a_mean_and_a_standard_deviation():
+    data = load_probe_data("faces", task="glasses", image_size=32, n_train=60, n_test=40)
+    d = Discriminator(ModelConfig(image_size=32, ndf=4)).eval()
+    report = run_probe(d, data, feature_sets=("raw pixels",), C=1e-3, draws=LabelDraws(per_class=4, repeats=4, seed=1))
+    score = report.scores[0]
+    assert len(score.draw_accuracies) == 4 and score.draw_C == [1e-3] * 4
+    assert score.accuracy == pytest.approx(np.mean(score.draw_accuracies))
+    assert score.accuracy_std == pytest.approx(np.std(score.draw_accuracies, ddof=1)) and score.accuracy_std > 0
+    assert score.confusion.sum() == 4 * 40  # summed over the draws
+    assert f"{100 * score.accuracy:.1f} ± {100 * score.accuracy_std:.1f}%" in report.table()
+
+
+def test_dcgan_probe_prints_mean_and_std_for_trained_d_random_d_and_pixels(tmp_path, capsys):
+    code = main(["probe", "--model", str(tiny_checkpoint(tmp_path)), "--task", "glasses", "--n-train", "40", "--n-test", "20",
+                 "--C", "0.001", "--per-class", "5", "--repeats", "3"])
+    out = capsys.readouterr().out
+    assert code == 0
+    assert "3 draws of 5 labels per class (10 in all) from a pool of 40 training images; 20 test images" in out
+    rows = {line.split("  ")[0]: line for line in out.splitlines() if "±" in line and "%" in line}
+    assert set(rows) == {"trained D", "random D", "raw pixels"}
+    assert all(line.count("±") == 2 for line in rows.values())  # accuracy and error
+
+
+def test_dcgan_probe_with_too_few_images_of_a_class_is_a_one_line_error(tmp_path, capsys):
+    code = main(["probe", "--model", str(tiny_checkpoint(tmp_path)), "--task", "glasses", "--n-train", "40", "--n-test", "20",
+                 "--per-class", "39"])
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1
+    assert err.startswith("error: class ") and "images in the training pool of 40; 39 labels per class needs 39 of each" in err
+
+
+def test_a_saved_repeated_probe_keeps_its_draws_and_the_command_that_made_them(tmp_path, capsys):
+    out = tmp_path / "probe.json"
+    model = tiny_checkpoint(tmp_path)
+    assert main(["probe", "--model", str(model), "--task", "glasses", "--n-train", "40", "--n-test", "20", "--C", "0.001",
+                 "--labels", "8", "--repeats", "2", "--no-baselines", "--save", str(out)]) == 0
+    stored = load_stored_probe(out)
+    assert stored.settings.draws == LabelDraws(total=8, repeats=2, seed=20_001)
+    assert stored.command.endswith("--labels 8 --repeats 2 --no-baselines --save " + str(out))
+    assert stored.report.draws == stored.settings.draws and len(stored.report.scores[0].draw_accuracies) == 2
+    assert stored.report.table() in capsys.readouterr().out

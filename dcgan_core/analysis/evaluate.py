@@ -58,7 +58,7 @@ def held_out_real(model: LoadedModel, n: int, data_root: str | None = None) -> t
         raise ValueError(
             "this checkpoint does not say which real data it was trained on; give the data set with --dataset and --data-root"
         )
-    split_is_test = dataset in ("cifar10", "mnist")
+    split_is_test = dataset in ("cifar10", "mnist", "svhn")
     kw = {"train": False} if split_is_test else {}
     ds = build_dataset(dataset, root=root, image_size=cfg.image_size, channels=cfg.channels, **kw)
     if len(ds) < 2 * n:

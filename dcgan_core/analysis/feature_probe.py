@@ -23,6 +23,17 @@ through the same pipeline:
     report = run_probe(model.discriminator, data)
     print(report.table())             # accuracy of trained D, random D, raw pixels, chance
 
+The paper's few-label rows (73.8% on CIFAR-10 with 400 labels per class; 22.48% error on SVHN
+with 1,000 labels) train on a class-balanced labelled subset and repeat over random draws of
+it. `LabelDraws` does that: each of `repeats` seeded draws takes `per_class` images of every
+class (or `total` labels split evenly) from the training pool; the SVM is fitted per draw and
+tested on the same test set, and each score gives the mean and standard deviation over draws.
+Features are extracted once for the pool, so ten draws cost ten SVM fits, not ten passes of D.
+
+    draws = LabelDraws(per_class=50, repeats=10, seed=0)
+    report = run_probe(model.discriminator, data, draws=draws)
+    report.scores[0].accuracy, report.scores[0].accuracy_std    # mean and std over the 10 draws
+
 Feature size: sum of D's hidden widths x 16, e.g. (64 + 128 + 256 + 512) x 16 = 15,360 at
 64 px with ndf 64 (`probe_feature_size`).
 
@@ -33,6 +44,7 @@ Labelled sets (all local, nothing downloaded):
     rooms    procedural; task "windows": how many windows the room has (0, 1 or 2)
     cifar10  CIFAR-10 batches: the train split for the SVM's training set, the test split for testing
     mnist    MNIST idx files (also Fashion-MNIST, same format): train / t10k splits
+    svhn     SVHN's cropped digits, train_32x32.mat / test_32x32.mat (digits 0..9)
     folder   an image folder with one subfolder per class, split at random
 Procedural sets are rendered from data set seed PROBE_SEED (the GANs train on seed 0);
 the first n_train images train the SVM and the next n_test test it. Real sets take a
@@ -71,12 +83,13 @@ C_GRID = (1e-6, 1e-5, 1e-4, 1e-3)  # SVM regularisation tried per feature set (s
 VALIDATION_FRACTION = 0.25  # of the training set, held out to pick C
 DEFAULT_MAX_ITER = 2000
 RANDOM_D_SEED = 0
-PROBE_DATASETS = ("faces", "rooms", "cifar10", "mnist", "folder")
+PROBE_DATASETS = ("faces", "rooms", "cifar10", "mnist", "svhn", "folder")
 TASKS = {
     "faces": ("attributes", "glasses", "smiling", "masculine", "turn"),
     "rooms": ("windows",),
     "cifar10": ("classes",),
     "mnist": ("classes",),
+    "svhn": ("classes",),
     "folder": ("classes",),
 }
 FEATURE_SETS = ("trained D", "random D", "raw pixels")
@@ -278,6 +291,88 @@ def load_probe_data(
     return ProbeData(train, test, classes, f"{dataset} ({len(classes)} classes), {where}")
 
 
+# ----------------------------------------------------------------------------- few labels, repeated draws
+
+
+@dataclass(frozen=True)
+class LabelDraws:
+    """The paper's few-label protocol: `repeats` seeded draws of a class-balanced labelled subset of the training pool.
+
+    Give `per_class` (paper, CIFAR-10: 400) or `total` (paper, SVHN: 1000 = 100 per class;
+    a remainder goes one each to classes picked at random per draw), not both; with neither,
+    the SVM trains on the whole pool once. Draw r is drawn from the generator seeded with
+    (seed, r): the same settings draw the same subsets on every machine.
+    """
+
+    per_class: int | None = None  # labelled images of each class in a draw
+    total: int | None = None  # or labelled images in all, split as evenly as the classes allow
+    repeats: int = 1  # independent draws; scores report mean and std over them (paper: 10)
+    seed: int = 0  # draw r uses numpy's default_rng((seed, r))
+
+    def __post_init__(self) -> None:
+        if self.per_class is not None and self.total is not None:
+            raise ValueError("give labels per class (--per-class) or labels in all (--labels), not both")
+        for name, flag, value in (("per_class", "--per-class", self.per_class), ("total", "--labels", self.total)):
+            if value is not None and value < 1:
+                raise ValueError(f"{flag} must be at least 1; got {value}")
+        if self.repeats < 1:
+            raise ValueError(f"--repeats must be at least 1; got {self.repeats}")
+        if self.repeats > 1 and self.whole_pool:
+            raise ValueError("--repeats needs --per-class or --labels: each repeat draws a new labelled subset of the pool")
+
+    @property
+    def whole_pool(self) -> bool:
+        """True when every training image is used once (no label budget)."""
+        return self.per_class is None and self.total is None
+
+    def quota(self, n_classes: int) -> tuple[int, int]:
+        """(labels of every class, classes that get one more) in each draw."""
+        if self.per_class is not None:
+            return self.per_class, 0
+        if self.total < n_classes:
+            raise ValueError(f"--labels {self.total} is fewer than the {n_classes} classes; a draw needs one of each at least")
+        return divmod(self.total, n_classes)
+
+    def check_pool(self, labels: np.ndarray, classes: Sequence[str]) -> None:
+        """One-line ValueError when a class of the pool has fewer images than a draw takes of it."""
+        if self.whole_pool:
+            return
+        base, extra = self.quota(len(classes))
+        need = base + (extra > 0)
+        counts = np.bincount(np.asarray(labels), minlength=len(classes))
+        short = int(np.argmin(counts))
+        if counts[short] < need:
+            asked = f"{self.per_class} labels per class" if self.per_class is not None else f"{self.total} labels in all"
+            raise ValueError(
+                f"class {classes[short]!r} has {counts[short]:,} images in the training pool of {len(labels):,}; "
+                f"{asked} needs {need:,} of each (raise --n-train or ask for fewer labels)"
+            )
+
+    def indices(self, labels: np.ndarray, classes: Sequence[str], repeat: int) -> np.ndarray:
+        """Sorted pool indices of draw `repeat`: a class-balanced subset (see `quota`)."""
+        self.check_pool(labels, classes)
+        labels = np.asarray(labels)
+        if self.whole_pool:
+            return np.arange(len(labels))
+        rng = np.random.default_rng((self.seed, repeat))
+        base, extra = self.quota(len(classes))
+        bonus = set(rng.choice(len(classes), size=extra, replace=False).tolist()) if extra else set()
+        picked = [rng.choice(np.flatnonzero(labels == k), size=base + (k in bonus), replace=False) for k in range(len(classes))]
+        return np.sort(np.concatenate(picked))
+
+    def describe(self, n_classes: int, pool: int) -> str:
+        """For people, e.g. "10 draws of 50 labels per class (400 in all) from a pool of 2,000 training images"."""
+        if self.whole_pool:
+            return f"{pool:,} training images"
+        base, extra = self.quota(n_classes)
+        each = f"{base} labels per class" if not extra else f"{base}-{base + 1} labels per class"
+        draws = "1 draw" if self.repeats == 1 else f"{self.repeats} draws"
+        return f"{draws} of {each} ({base * n_classes + extra:,} in all) from a pool of {pool:,} training images"
+
+    def to_dict(self) -> dict:
+        return dict(self.__dict__)
+
+
 # ----------------------------------------------------------------------------- the SVM
 
 
@@ -293,6 +388,18 @@ class ProbeScore:
     validation: dict[float, float]  # C -> validation accuracy, when C was picked
     converged: bool  # False when LinearSVC stopped at max_iter (accuracy is still what it is)
     seconds: float  # feature extraction + fit + test
+    draw_accuracies: list[float] = field(default_factory=list)  # one per labelled draw (LabelDraws); accuracy is their mean
+    draw_C: list[float] = field(default_factory=list)  # the C of each draw; C is their median
+
+    @property
+    def accuracy_std(self) -> float:
+        """Sample standard deviation of the test accuracy over the draws (0 with fewer than 2)."""
+        return float(np.std(self.draw_accuracies, ddof=1)) if len(self.draw_accuracies) > 1 else 0.0
+
+    @property
+    def error(self) -> float:
+        """Test error, 1 - accuracy (the paper's SVHN row reports error); its std is accuracy_std."""
+        return 1.0 - self.accuracy
 
 
 def span_coordinates(train_x: np.ndarray, test_x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -398,6 +505,48 @@ def fit_probe(
     )
 
 
+def fit_draws(
+    train_x: np.ndarray,
+    train_y: np.ndarray,
+    test_x: np.ndarray,
+    test_y: np.ndarray,
+    classes: Sequence[str],
+    draws: LabelDraws,
+    *,
+    C: float | None = None,
+    max_iter: int = DEFAULT_MAX_ITER,
+    features: str = "features",
+    progress: Progress | None = None,
+) -> ProbeScore:
+    """`fit_probe` on each draw's labelled subset of the pool, tested on the whole test set: mean and spread.
+
+    The score's accuracy is the mean over draws (draw_accuracies holds each, accuracy_std their
+    sample std), its confusion matrix the sum over draws, its C the median of the draws' C.
+    `progress(fits done, fits in all)` runs across all draws.
+    """
+    start = time.perf_counter()
+    draws.check_pool(train_y, classes)
+    per_draw = 1 if C is not None else len(C_GRID) + 1
+    scores = []
+    for r in range(draws.repeats):
+        picked = draws.indices(train_y, classes, r)
+        step = None if progress is None else (lambda done, _n, r=r: progress(r * per_draw + min(done, per_draw), draws.repeats * per_draw))
+        scores.append(fit_probe(train_x[picked], train_y[picked], test_x, test_y, len(classes), C=C, max_iter=max_iter,
+                                features=features, seed=r, progress=step))
+    return ProbeScore(
+        features=features,
+        dims=scores[0].dims,
+        accuracy=float(np.mean([s.accuracy for s in scores])),
+        confusion=np.sum([s.confusion for s in scores], axis=0),
+        C=float(np.median([s.C for s in scores])),
+        validation=scores[0].validation if len(scores) == 1 else {},
+        converged=all(s.converged for s in scores),
+        seconds=time.perf_counter() - start,
+        draw_accuracies=[s.accuracy for s in scores],
+        draw_C=[s.C for s in scores],
+    )
+
+
 def probe_score(
     features: str,
     discriminator: Discriminator,
@@ -406,16 +555,21 @@ def probe_score(
     C: float | None = None,
     random_seed: int = RANDOM_D_SEED,
     max_iter: int = DEFAULT_MAX_ITER,
+    draws: LabelDraws | None = None,
     progress: Progress | None = None,
     fit_progress: Progress | None = None,
 ) -> ProbeScore:
     """One row of the table: `features` is "trained D" (this D), "random D" (same architecture) or "raw pixels".
 
+    With `draws` (LabelDraws) the SVM is fitted on each draw's labelled subset of the training
+    images (`fit_draws`); the random D still calibrates BatchNorm on the whole (unlabelled) pool.
     `progress(images done, images in all)` follows the feature extraction, `fit_progress(fits done,
     fits in all)` the SVM fits after it (see `fit_probe`): callbacks, so a caller can draw a progress bar.
     """
     if features not in FEATURE_SETS:
         raise ValueError(f"unknown feature set {features!r}; choose one of {', '.join(FEATURE_SETS)}")
+    draws = draws or LabelDraws()
+    draws.check_pool(data.train.labels, data.classes)  # before minutes of feature extraction
     start = time.perf_counter()
     if features == "raw pixels":
         train_x, test_x = pixel_features(data.train.images), pixel_features(data.test.images)
@@ -434,10 +588,14 @@ def probe_score(
 
         train_x = probe_features(d, data.train.images, progress=part(0))
         test_x = probe_features(d, data.test.images, progress=part(len(data.train)))
-    score = fit_probe(
-        train_x, data.train.labels, test_x, data.test.labels, len(data.classes), C=C, max_iter=max_iter, features=features,
-        progress=fit_progress,
-    )
+    if draws.whole_pool:
+        score = fit_probe(
+            train_x, data.train.labels, test_x, data.test.labels, len(data.classes), C=C, max_iter=max_iter, features=features,
+            progress=fit_progress,
+        )
+    else:
+        score = fit_draws(train_x, data.train.labels, test_x, data.test.labels, data.classes, draws, C=C, max_iter=max_iter,
+                          features=features, progress=fit_progress)
     score.seconds = time.perf_counter() - start
     return score
 
@@ -450,8 +608,21 @@ class ProbeReport:
     n_test: int
     chance: float
     scores: list[ProbeScore] = field(default_factory=list)
+    draws: LabelDraws = field(default_factory=LabelDraws)  # the labelled subsets the SVM trained on (default: the whole pool)
+
+    @classmethod
+    def for_data(cls, data: ProbeData, draws: LabelDraws | None = None) -> ProbeReport:
+        """An empty report for `data`, to which each feature set's score is appended."""
+        return cls(data.description, data.classes, len(data.train), len(data.test), data.chance, draws=draws or LabelDraws())
+
+    @property
+    def labels(self) -> str:
+        """The training labels for people: "2,000 training images" or the draws (LabelDraws.describe)."""
+        return self.draws.describe(len(self.classes), self.n_train)
 
     def table(self) -> str:
+        if not self.draws.whole_pool:
+            return self._spread_table()
         lines = [
             f"feature probe (L2-SVM on standardised features): {self.data}",
             f"{self.n_train:,} training / {self.n_test:,} test images",
@@ -463,13 +634,30 @@ class ProbeReport:
         lines.append(f"{'chance (majority class)':<25}{100 * self.chance:>9.1f}%")
         return "\n".join(lines)
 
+    def _spread_table(self) -> str:
+        """The paper's few-label rows: accuracy and error as mean ± std over the draws."""
+        lines = [
+            f"feature probe (L2-SVM on standardised features): {self.data}",
+            f"{self.labels}; {self.n_test:,} test images",
+            f"{'features':<16}{'dims':>9}{'accuracy (mean ± std)':>24}{'error (mean ± std)':>22}{'C (median)':>12}",
+        ]
+        for s in self.scores:
+            note = "" if s.converged else "  (SVM stopped at max_iter)"
+            shown = round(100 * s.accuracy, 1)  # error from the rounded accuracy, so the two columns add up to 100
+            accuracy = f"{shown:.1f} ± {100 * s.accuracy_std:.1f}%"
+            error = f"{100 - shown:.1f} ± {100 * s.accuracy_std:.1f}%"
+            lines.append(f"{s.features:<16}{s.dims:>9,}{accuracy:>24}{error:>22}{s.C:>12.0e}{note}")
+        lines.append(f"{'chance (majority class)':<25}{100 * self.chance:>9.1f}%")
+        return "\n".join(lines)
+
     def as_dict(self) -> dict:
         return {
             "data": self.data, "classes": self.classes, "n_train": self.n_train, "n_test": self.n_test, "chance": self.chance,
+            "draws": self.draws.to_dict(),
             "scores": [
-                {"features": s.features, "dims": s.dims, "accuracy": s.accuracy, "confusion": s.confusion.tolist(),
-                 "C": s.C, "validation": {str(c): a for c, a in s.validation.items()}, "converged": s.converged,
-                 "seconds": s.seconds}
+                {"features": s.features, "dims": s.dims, "accuracy": s.accuracy, "accuracy_std": s.accuracy_std,
+                 "confusion": s.confusion.tolist(), "C": s.C, "validation": {str(c): a for c, a in s.validation.items()},
+                 "converged": s.converged, "seconds": s.seconds, "draw_accuracies": s.draw_accuracies, "draw_C": s.draw_C}
                 for s in self.scores
             ],
         }
@@ -483,13 +671,16 @@ class ProbeReport:
                 confusion=np.asarray(s["confusion"], dtype=np.int64), C=float(s["C"]),
                 validation={float(c): float(a) for c, a in s.get("validation", {}).items()},
                 converged=bool(s["converged"]), seconds=float(s.get("seconds", 0.0)),
+                draw_accuracies=[float(a) for a in s.get("draw_accuracies", [])], draw_C=[float(c) for c in s.get("draw_C", [])],
             )
             for s in d["scores"]
         ]
+        draws = LabelDraws(**{k: v for k, v in d.get("draws", {}).items() if k in LabelDraws.__dataclass_fields__})
         k = len(d["classes"])
         if any(s.confusion.shape != (k, k) for s in scores):
             raise ValueError(f"a confusion matrix is not {k} x {k}")
-        return cls(str(d["data"]), [str(c) for c in d["classes"]], int(d["n_train"]), int(d["n_test"]), float(d["chance"]), scores)
+        return cls(str(d["data"]), [str(c) for c in d["classes"]], int(d["n_train"]), int(d["n_test"]), float(d["chance"]), scores,
+                   draws)
 
 
 def run_probe(
@@ -500,16 +691,20 @@ def run_probe(
     C: float | None = None,
     random_seed: int = RANDOM_D_SEED,
     max_iter: int = DEFAULT_MAX_ITER,
+    draws: LabelDraws | None = None,
     progress: Callable[[str, int, int], None] | None = None,
 ) -> ProbeReport:
     """The probe's table for one D: each feature set through the same standardise + L2-SVM pipeline.
 
+    `draws` (LabelDraws): train on class-balanced labelled subsets, repeated; default the whole training set once.
     `progress(feature_set, done, total)` is called while features are extracted.
     """
-    report = ProbeReport(data.description, data.classes, len(data.train), len(data.test), data.chance)
+    report = ProbeReport.for_data(data, draws)
+    report.draws.check_pool(data.train.labels, data.classes)
     for name in feature_sets:
         step = None if progress is None else (lambda done, total, name=name: progress(name, done, total))
-        report.scores.append(probe_score(name, discriminator, data, C=C, random_seed=random_seed, max_iter=max_iter, progress=step))
+        report.scores.append(probe_score(name, discriminator, data, C=C, random_seed=random_seed, max_iter=max_iter,
+                                         draws=report.draws, progress=step))
     return report
 
 
@@ -529,6 +724,14 @@ class ProbeSettings:
     seed: int = PROBE_SEED  # data set seed (procedural) or subset seed (real)
     random_seed: int = RANDOM_D_SEED
     feature_sets: tuple[str, ...] = FEATURE_SETS
+    per_class: int | None = None  # LabelDraws: labels per class in each draw (None: the whole training set)
+    labels: int | None = None  # or labels in all per draw
+    repeats: int = 1  # draws, each seeded from `seed`
+
+    @property
+    def draws(self) -> LabelDraws:
+        """The labelled subsets these settings train on; draws are seeded from `seed`."""
+        return LabelDraws(self.per_class, self.labels, self.repeats, self.seed)
 
     def to_dict(self) -> dict:
         return {**self.__dict__, "feature_sets": list(self.feature_sets)}
@@ -547,7 +750,8 @@ class ProbeSettings:
         parts = ["dcgan", "probe", "--model", model]
         default = ProbeSettings(dataset=self.dataset, task=TASKS.get(self.dataset, ("classes",))[0])
         flags = [("dataset", "--dataset"), ("task", "--task"), ("data_root", "--data-root"), ("n_train", "--n-train"),
-                 ("n_test", "--n-test"), ("C", "--C"), ("seed", "--seed"), ("random_seed", "--random-seed")]
+                 ("n_test", "--n-test"), ("C", "--C"), ("seed", "--seed"), ("random_seed", "--random-seed"),
+                 ("per_class", "--per-class"), ("labels", "--labels"), ("repeats", "--repeats")]
         for name, flag in flags:
             value = getattr(self, name)
             if value is not None and (name == "dataset" or value != getattr(default, name)):

@@ -446,6 +446,27 @@ def read_instrument_metadata(path: str | Path) -> dict:
         raise InstrumentError(f"{path} has a damaged instrument header: {e}") from None
 
 
+def segmenter_for(dataset: str | None, path: str | Path | None = None) -> Segmenter:
+    """The segmentation instrument for a model trained on `dataset`: the file at `path`, or the shipped one.
+
+    One clear error when there is none: only the procedural data sets have exact masks to train one on.
+    """
+    if path is not None:
+        model = load_instrument(path)
+        if not isinstance(model, Segmenter):
+            raise InstrumentError(f"{path} is a {model.kind} instrument, not a segmenter")
+        return model
+    kind = f"{dataset}-segmenter"
+    if kind not in KINDS:
+        raise InstrumentError(f"no segmenter exists for {dataset or 'an unknown'} data: dissection needs per-pixel classes, "
+                              "which only the procedural data sets (rooms, faces) have; pass one with --segmenter")
+    default = default_instrument_path(kind)
+    if not default.is_file():
+        raise InstrumentError(f"no {kind} instrument is shipped yet; train one with "
+                              f"`dcgan instruments train --kind {kind} --out {default}`")
+    return load_instrument(default, kind=kind)
+
+
 def load_instrument(path: str | Path, kind: str | None = None) -> nn.Module:
     """Rebuild an instrument from its file (float32, CPU, eval mode, no gradients).
 

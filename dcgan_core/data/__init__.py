@@ -9,6 +9,7 @@ Nothing is downloaded: real data sets are read from where the user keeps them.
     build_dataset("lsun", root="bedroom_train_lmdb")           # LSUN lmdb (needs `pip install lmdb`)
     build_dataset("cifar10", root="cifar-10-batches-py", image_size=32)
     build_dataset("mnist", root="mnist/", image_size=32)       # grayscale by default
+    build_dataset("svhn", root="svhn/", train=False)           # SVHN's cropped digits, train_32x32.mat / test_32x32.mat
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from pathlib import Path
 from torch.utils.data import Dataset
 
 PROCEDURAL_DATASETS = ("rooms", "faces")
-REAL_DATASETS = ("folder", "lsun", "cifar10", "mnist")
+REAL_DATASETS = ("folder", "lsun", "cifar10", "mnist", "svhn")
 DATASETS = PROCEDURAL_DATASETS + REAL_DATASETS
 
 
@@ -62,4 +63,6 @@ def build_dataset(
         return readers.LSUNDataset(root, image_size=image_size, channels=channels)
     if name == "cifar10":
         return readers.CIFAR10Dataset(root, train=train, image_size=image_size, channels=channels)
+    if name == "svhn":
+        return readers.SVHNDataset(root, train=train, image_size=image_size, channels=channels)
     return readers.MNISTDataset(root, train=train, image_size=image_size, channels=channels)

@@ -48,6 +48,7 @@ __all__ = [
     "ImageFolderDataset",
     "LSUNDataset",
     "MNISTDataset",
+    "SVHNDataset",
     "Unreadable",
     "UnreadableImageWarning",
     "center_crop_resize",
@@ -883,5 +884,52 @@ class MNISTDataset(_InMemoryImages):
     def __repr__(self) -> str:
         return (
             f"MNISTDataset({str(self.images_path.parent)!r}, {'train' if self.train else 'test'}, "
+            f"{len(self)} images, image_size={self.image_size}, channels={self.channels})"
+        )
+
+
+# --- SVHN --------------------------------------------------------------------------------
+
+SVHN_FILES = {True: "train_32x32.mat", False: "test_32x32.mat"}
+SVHN_FIX = "download train_32x32.mat and test_32x32.mat (format 2, cropped digits) from http://ufldl.stanford.edu/housenumbers/"
+
+
+class SVHNDataset(_InMemoryImages):
+    """SVHN's cropped digits (format 2): train_32x32.mat or test_32x32.mat, MAT v5 files of
+    X (32, 32, 3, N) uint8 and y (N, 1) with labels 1..10, where 10 means the digit 0.
+
+    ``root`` may be the folder holding them or a parent with svhn/ or SVHN/. The files are
+    read by ``matfile.read_mat_v5`` (no scipy, nothing unpickled), which checks every size the
+    file claims before allocating; labels are checked to be whole digits.
+    """
+
+    classes = [str(digit) for digit in range(10)]
+
+    def __init__(self, root: str | Path, train: bool = True, image_size: int = 32, channels: int = 3) -> None:
+        from .matfile import read_mat_v5
+
+        self._open(root, train, image_size, channels, "SVHN folder")
+        name = SVHN_FILES[train]
+        candidates = [self.root / name, self.root / "svhn" / name, self.root / "SVHN" / name]
+        path = next((p for p in candidates if p.is_file()), None)
+        if path is None:
+            raise FileNotFoundError(f"no {name} under {self.root} (or its svhn/ subfolder); {SVHN_FIX}")
+        arrays = read_mat_v5(path, names=("X", "y"))
+        images, labels = arrays["X"], arrays["y"]
+        if images.dtype != np.uint8 or images.ndim != 4 or images.shape[:3] != (32, 32, 3):
+            raise ValueError(f"{path}: X must be uint8 of shape (32, 32, 3, N), got {images.dtype} {images.shape}; {SVHN_FIX}")
+        count = images.shape[3]
+        labels = labels.reshape(-1) if labels.size == count else labels
+        if labels.shape != (count,):
+            raise ValueError(f"{path}: y holds {labels.size} labels for {count} images")
+        if count and (labels.min() < 0 or labels.max() > 10 or np.any(labels != np.round(labels))):
+            raise ValueError(f"{path}: labels must be whole digits 1..10 (10 is the digit 0), found {labels.min()}..{labels.max()}")
+        self.path = path
+        self.images: np.ndarray = np.ascontiguousarray(images.transpose(3, 0, 1, 2))  # (N, 32, 32, 3)
+        self.labels: np.ndarray = labels.astype(np.int64) % 10  # SVHN writes the digit 0 as 10
+
+    def __repr__(self) -> str:
+        return (
+            f"SVHNDataset({str(self.path)!r}, {'train' if self.train else 'test'}, "
             f"{len(self)} images, image_size={self.image_size}, channels={self.channels})"
         )

@@ -112,13 +112,20 @@ PROBE_COLORS = {"trained D": "#4c78a8", "random D": "#bab0ac", "raw pixels": "#f
 
 
 def probe_accuracy_figure(scores: list, chance: float) -> go.Figure:
-    """The feature probe's test accuracy per feature set (feature_probe.ProbeScore), chance as a dotted line."""
+    """The feature probe's test accuracy per feature set (feature_probe.ProbeScore), chance as a dotted line.
+
+    Scores of repeated labelled draws show their mean with the standard deviation over the draws as error bars.
+    """
+    spread = any(len(s.draw_accuracies) > 1 for s in scores)
     fig = go.Figure(
         go.Bar(
             x=[s.features for s in scores], y=[100 * s.accuracy for s in scores],
             marker_color=[PROBE_COLORS.get(s.features, "#4c78a8") for s in scores],
-            text=[f"{100 * s.accuracy:.1f}%" for s in scores], textposition="outside",
-            hovertemplate="%{x}: %{y:.1f}% test accuracy<extra></extra>",
+            error_y=dict(type="data", array=[100 * s.accuracy_std for s in scores], visible=True) if spread else None,
+            text=[f"{100 * s.accuracy:.1f}%" + (f" ± {100 * s.accuracy_std:.1f}" if spread else "") for s in scores],
+            textposition="outside", customdata=[100 * s.accuracy_std for s in scores],
+            hovertemplate="%{x}: %{y:.1f}% test accuracy" + (" (mean; std %{customdata:.1f} over the draws)" if spread else "")
+            + "<extra></extra>",
         )
     )
     fig.add_hline(y=100 * chance, line_dash="dot", annotation_text=f"chance {100 * chance:.1f}%", annotation_position="top right")
