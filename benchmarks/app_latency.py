@@ -73,6 +73,8 @@ PAGES = {  # url path -> what shows the page's main content is drawn ("" is the 
     "vector_arithmetic": button_shown("Switch to the faces model"),  # on rooms it offers the faces model first
     "concept_axes": button_shown("Switch to the faces model"),
     "forget_fit": button_shown("Fit logistic regression"),  # fits only when asked to
+    "dissection": IMAGE_SHOWN,  # the unit view's pictures (from models/rooms/dissection.json)
+    "paint": IMAGE_SHOWN,  # before | after | difference
 }
 
 

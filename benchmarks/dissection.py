@@ -21,6 +21,7 @@ Prints, for one model (the shipped `rooms` by default) and one class (window):
     python benchmarks/dissection.py --n 500 --tries 100   # quicker
     python benchmarks/dissection.py --dissection models/rooms/dissection.json   # reuse a stored dissection
     python benchmarks/dissection.py --json
+    python benchmarks/dissection.py --dissection models/rooms/dissection.json --figure docs/paint_windows_rooms.png
     python benchmarks/dissection.py --dissection models/rooms/dissection.json --grid   # insertion for several k, strength
 
 Everything runs on the CPU with --threads torch threads; other work on the machine slows the timings
@@ -53,7 +54,10 @@ from dcgan_core.analysis.interventions import (
     measure_removal,
     paint,
 )
+from dcgan_core.analysis.interventions import MEASURE_SEED, surface_regions
+from dcgan_core.analysis.instruments import segment
 from dcgan_core.analysis.object_removal import run_experiment
+from dcgan_core.images import image_grid, save_png, to_uint8, upscale_nearest
 from dcgan_core.checkpoints import load_model
 from dcgan_core.latent import sample_z
 
@@ -76,6 +80,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--strength", type=float, default=DEFAULT_STRENGTH, help="x the units' mean value over the class")
     p.add_argument("--random-draws", type=int, default=5)
     p.add_argument("--dissection", default=None, help="a stored `dcgan dissect --save` report to reuse (skips dissecting)")
+    p.add_argument("--figure", default=None, help="also write a PNG: 8 tries, before (square outlined) / after / change")
     p.add_argument("--grid", action="store_true", help="only insertion, for k in 10, 20, 40 x strength 1, 2, 3 (a table)")
     p.add_argument("--threads", type=int, default=torch.get_num_threads())
     p.add_argument("--json", action="store_true")
@@ -139,6 +144,9 @@ def main(argv: list[str] | None = None) -> int:
         times.append((time.perf_counter() - t) * 1000)
     out["paint_ms"] = float(np.median(times))
 
+    if args.figure:
+        write_figure(args.figure, g, seg, trained, c, layer, args.k, args.strength, n=8)
+        out["figure"] = args.figure
     if args.json:
         print(json.dumps(out, indent=2, default=float))
         return 0
@@ -164,6 +172,24 @@ def main(argv: list[str] | None = None) -> int:
     print(f"paint edit (one picture, {args.k} units, layer {layer}): median {out['paint_ms']:.1f} ms "
           f"(target <= {TARGETS['paint_ms']:.0f} ms without the browser: {met(out['paint_ms'] <= TARGETS['paint_ms'])})")
     return 0
+
+
+def write_figure(path: str, g, seg, dissection, c: str, layer: int, k: int, strength: float, n: int) -> None:
+    """The first n insertion tries of the benchmark: before (the square outlined in red), after, |change| x 3."""
+    z = sample_z(4 * n, g.config, seed=MEASURE_SEED)
+    with torch.no_grad():
+        before = g(z)
+    keep, regions = surface_regions(segment(seg, before), seg.classes.index("wall"), seg.classes.index(c), g.feature_sizes[layer])
+    keep, regions = keep[:n], regions[:n]
+    after = paint(g, z[keep], layer, dissection.top_units(c, layer, k), regions, "insert", insert_levels(dissection, c, layer), strength)
+    b, a = to_uint8(before[keep]), to_uint8(after)
+    change = np.clip(np.abs(a.astype(np.int16) - b).astype(np.float32) * 3, 0, 255).astype(np.uint8)
+    outlined = b.copy()
+    padded = np.pad(regions, ((0, 0), (1, 1), (1, 1)))
+    interior = padded[:, :-2, 1:-1] & padded[:, 2:, 1:-1] & padded[:, 1:-1, :-2] & padded[:, 1:-1, 2:]
+    edge = regions & ~interior
+    outlined[edge] = (255, 0, 0)
+    save_png(path, upscale_nearest(image_grid(np.concatenate([outlined, a, change]), nrow=n), 3))
 
 
 if __name__ == "__main__":

@@ -16,6 +16,7 @@
     dcgan latent-geometry --model faces [--by skin|sex]
     dcgan units measure --model rooms --units 8
     dcgan dissect --model rooms --classes window --json
+    dcgan collapse runs/rooms64 --save runs/rooms64/collapse.json
     dcgan forget measure --model rooms --n-annotate 150 --n 300
     dcgan instruments evaluate --kind rooms
     dcgan instruments train --kind faces --out faces.safetensors
@@ -618,6 +619,44 @@ def cmd_dissect(args) -> int:
     return 0
 
 
+def _add_collapse_parser(sub) -> None:
+    from .analysis.collapse import COLLAPSE_SEED, DEFAULT_N
+
+    p = sub.add_parser("collapse", help="filter collapse over training: G's dead, z-ignoring and oscillating units per checkpoint",
+                       formatter_class=DefaultsFormatter,
+                       description="The paper's stated limit (section 7): trained long, a subset of filters collapses to a "
+                       "single oscillating mode. Reads G's units on a fixed batch of z at every checkpoint of a run (its "
+                       "snapshots/ or checkpoints/ folder): dead units, units that draw the same for every z (collapsed) "
+                       "and collapsed units whose mode moved since the previous checkpoint (oscillating).")
+    p.add_argument("run", help="run folder (with snapshots/ or checkpoints/) or a folder of checkpoint files")
+    p.add_argument("--n", type=int, default=DEFAULT_N, help="codes read at each checkpoint")
+    p.add_argument("--seed", type=int, default=COLLAPSE_SEED, help="z seed of the codes")
+    p.add_argument("--save", default=None, help="write the JSON here (the training monitor reads RUN/collapse.json)")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(func=cmd_collapse)
+
+
+def cmd_collapse(args) -> int:
+    from .analysis.collapse import checkpoint_files, format_collapse, measure_collapse
+    from .files import write_json_atomic
+
+    if args.n < 2:
+        raise ValueError("--n must be at least 2")
+    files = checkpoint_files(args.run)
+    rows = measure_collapse(files, n=args.n, seed=args.seed)
+    report = {"run": str(args.run), "n": args.n, "seed": args.seed, "checkpoints": [r.as_dict() for r in rows]}
+    if args.save:
+        write_json_atomic(args.save, report)
+    if args.json:
+        print(json.dumps(report, indent=2))
+        return 0
+    print(f"{len(rows)} checkpoints of {args.run}, G's units on {args.n} codes (z seed {args.seed}); shares of each layer's units")
+    print(format_collapse(rows))
+    if args.save:
+        print(f"wrote {args.save}")
+    return 0
+
+
 def _add_units_parser(sub) -> None:
     from .analysis.guided_backprop import RULES, TARGETS
     from .analysis.units import DISSECT_QUANTILE, MEASURE_OBJECTS, MEASURE_SEED, RANDOM_D_SEEDS, SELECT_SEED, SELECTIONS
@@ -1092,6 +1131,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_latent_geometry_parser(sub)
     _add_units_parser(sub)
     _add_dissect_parser(sub)
+    _add_collapse_parser(sub)
     _add_forget_parser(sub)
     _add_instruments_parser(sub)
     _add_train_encoder_parser(sub)

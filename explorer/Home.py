@@ -23,6 +23,8 @@ PAGES = [
     (ROOT / "pages" / "1_latent_walk.py", "Latent walk", "latent_walk"),
     (ROOT / "pages" / "2_samples.py", "Samples", "samples"),
     (ROOT / "pages" / "10_your_images.py", "Your images", "your_images"),
+    (ROOT / "pages" / "11_dissection.py", "Dissecting G", "dissection"),
+    (ROOT / "pages" / "12_paint.py", "Paint with units", "paint"),
     (ROOT / "pages" / "3_training_monitor.py", "Training monitor", "training_monitor"),
     (ROOT / "pages" / "4_discriminator_features.py", "Discriminator features", "discriminator_features"),
     (ROOT / "pages" / "5_feature_probe.py", "Feature probe", "feature_probe"),
@@ -35,7 +37,8 @@ PAGES = [
 
 st.session_state[app_state.PAGES] = [(str(path), title) for path, title, _ in PAGES]
 navigation = st.navigation(
-    [st.Page(path, title=title, url_path=url, default=(i == 0)) for i, (path, title, url) in enumerate(PAGES)]
+    [st.Page(path, title=title, url_path=url, default=(i == 0)) for i, (path, title, url) in enumerate(PAGES)],
+    expanded=True,  # every page listed: past 10 Streamlit hides the rest behind "View more"
 )
 st.set_page_config(page_title=f"{navigation.title} · {APP_TITLE}", page_icon=app_icon(), layout="wide")
 navigation.run()

@@ -3,6 +3,7 @@
     RUN/metrics.jsonl              one JSON record per log interval
     RUN/samples/step_NNNNNN.png    a sample grid from a fixed z
     RUN/checkpoints/last.safetensors
+    RUN/collapse.json              `dcgan collapse RUN --save RUN/collapse.json`: G's units per checkpoint
 
 A model's training log, MODELS/NAME/training/ (written by scripts/ship_training_log.py), is
 laid out the same without the checkpoints: metrics.jsonl, config.json and a handful of the
@@ -138,6 +139,25 @@ def read_run(run: Path) -> RunInfo:
     except (OSError, json.JSONDecodeError):
         pass
     return RunInfo(path=run, records=read_metrics(run), samples=sample_grids(run), config=config)
+
+
+COLLAPSE_FILE = "collapse.json"
+
+
+def read_collapse(run: Path) -> list[dict] | None:
+    """The run's filter-collapse report (per checkpoint: step and each layer's dead / collapsed / oscillating
+    shares), or None when there is none or it is not readable as one."""
+    try:
+        data = json.loads((run / COLLAPSE_FILE).read_text())
+        rows = [
+            {"step": int(c["step"]), "layers": [
+                {"layer": int(x["layer"]), "dead": float(x["dead"]), "collapsed": float(x["collapsed"]),
+                 "oscillating": None if x["oscillating"] is None else float(x["oscillating"])} for x in c["layers"]]}
+            for c in data["checkpoints"]
+        ]
+    except (OSError, json.JSONDecodeError, KeyError, TypeError, ValueError):
+        return None
+    return sorted(rows, key=lambda r: r["step"]) or None
 
 
 def read_grid(path: Path) -> np.ndarray:

@@ -94,6 +94,15 @@ def monitor(run: Path) -> None:
 
 
 monitor(run)
+with st.expander("Filter collapse (the paper's stated limit)", icon=":material/monitoring:"):
+    collapse = runs.read_collapse(run)
+    if collapse:
+        st.plotly_chart(charts.collapse_figure(collapse), width="stretch", key="monitor_collapse")
+        st.caption("Share of G's units, per layer and checkpoint, that draw the same for every z (collapsed) or are never on "
+                   f"(dead), read on a fixed batch of codes. From `{run / runs.COLLAPSE_FILE}`.")
+    else:
+        st.caption(f"Not measured for this run. `dcgan collapse {run} --save {run / runs.COLLAPSE_FILE}` reads G's units at "
+                   "every checkpoint it kept (snapshots/ or checkpoints/) and this chart draws the result.")
 config = runs.read_run(run).config
 if config:
     with st.expander("Run configuration (config.json)"):

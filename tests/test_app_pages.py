@@ -272,3 +272,19 @@ def test_monitor_reads_a_typed_run_folder_and_rejects_a_wrong_one(models_dir, tm
     at.text_input(key="monitor_path").input(str(models_dir)).run()  # inside the allowed folders, but not a run
     assert not at.exception
     assert any("is not a run folder" in e.value for e in at.error)
+
+
+def test_monitor_draws_filter_collapse_when_the_run_has_a_report(models_dir):
+    from dcgan_core.analysis.collapse import CheckpointHealth, LayerHealth
+    from dcgan_core.files import write_json_atomic
+
+    rows = [CheckpointHealth(step, "x", [LayerHealth(0, 8, 0.0, share, None, [], [])]).as_dict()
+            for step, share in ((1, 0.0), (2, 0.25))]
+    write_json_atomic(models_dir / "rooms_b" / "collapse.json", {"checkpoints": rows})
+    at = run(MONITOR)
+    at.text_input(key="monitor_path").input(str(models_dir / "rooms_b")).run()
+    assert_clean(at)
+    assert len(at.get("plotly_chart")) == 3  # losses, D outputs, collapse
+    assert any("draw the same for every z" in c.value for c in at.caption)
+    at.text_input(key="monitor_path").input(str(models_dir / "rooms_a")).run()  # no report: the command to make one
+    assert any("dcgan collapse" in c.value for c in at.caption)

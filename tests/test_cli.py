@@ -58,7 +58,7 @@ def test_errors_are_one_line_messages_not_tracebacks(tmp_path, capsys):
 
 
 @pytest.mark.parametrize("command", [[], ["train"], ["sample"], ["info"], ["data", "preview"], ["import"], ["models"], ["export"], ["eval"], ["arithmetic"], ["probe"],
-                                     ["train-encoder"], ["invert"], ["dissect"]])
+                                     ["train-encoder"], ["invert"], ["dissect"], ["collapse"]])
 def test_every_command_has_help(command):
     out = subprocess.run([sys.executable, "-m", "dcgan_core.cli", *command, "--help"], capture_output=True, text=True)
     assert out.returncode == 0 and "usage: dcgan" in out.stdout

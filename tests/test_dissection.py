@@ -249,3 +249,14 @@ def test_dissect_without_a_segmenter_for_the_data_says_what_to_do(tmp_path, caps
     assert main(["dissect", "--model", str(path), "--n", "12"]) != 0
     err = capsys.readouterr().err
     assert "no segmenter exists for mnist data" in err and "Traceback" not in err
+
+
+def test_the_random_baseline_does_not_touch_the_global_random_state():
+    g = tiny_g()
+    torch.manual_seed(123)
+    expected = torch.rand(3)
+    torch.manual_seed(123)
+    a = random_generator(g, seed=4)
+    assert torch.equal(torch.rand(3), expected)
+    b = random_generator(g, seed=4)
+    assert all(torch.equal(x, y) for x, y in zip(a.state_dict().values(), b.state_dict().values()))

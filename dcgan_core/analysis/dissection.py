@@ -171,9 +171,10 @@ class Dissection:
 
 def random_generator(like: Generator, seed: int = RANDOM_G_SEED) -> Generator:
     """A G of the same architecture with the paper's initial weights (N(0, 0.02)), in eval mode."""
-    torch.manual_seed(seed)  # init_dcgan_weights draws from the global generator
-    g = Generator(like.config)
-    init_dcgan_weights(g)
+    with torch.random.fork_rng(devices=[]):  # init_dcgan_weights draws from the global generator: leave it as it was
+        torch.manual_seed(seed)
+        g = Generator(like.config)
+        init_dcgan_weights(g)
     return g.eval().to(next(like.parameters()).device)
 
 

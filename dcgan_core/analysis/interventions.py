@@ -31,6 +31,7 @@ import torch
 import torch.nn.functional as F
 
 from ..features import check_layer, check_maps, run_with_maps
+from ..images import to_uint8
 from ..latent import sample_z
 from ..models import Generator
 from .dissection import Dissection
@@ -134,15 +135,11 @@ def _pixels(labels: np.ndarray, c: int) -> np.ndarray:
     return (labels == c).reshape(labels.shape[0], -1).sum(1)
 
 
-def _to_uint8(images: torch.Tensor) -> np.ndarray:
-    return ((images.float().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8).cpu().numpy()
-
-
 def _removal(generator, segmenter, z, layer, units, c, before_px, before_img) -> RemovalOutcome:
     after = paint(generator, z, layer, units, mode="remove")
     px = _pixels(segment(segmenter, after.float().cpu()), c)
     had = before_px >= MIN_PIXELS
-    change = float(np.abs(_to_uint8(after).astype(np.int16) - before_img).mean())
+    change = float(np.abs(to_uint8(after).astype(np.int16) - before_img).mean())
     if not had.any():
         return RemovalOutcome([int(u) for u in units], None, None, change)
     return RemovalOutcome(
@@ -160,7 +157,7 @@ def measure_removal(
     layer = check_layer(generator, layer)
     z = sample_z(n, generator.config, seed=seed)
     before = generator(z.to(next(generator.parameters()).device))
-    before_img = _to_uint8(before).astype(np.int16)
+    before_img = to_uint8(before).astype(np.int16)
     before_px = _pixels(segment(segmenter, before.float().cpu()), c)
     units = np.asarray(units, dtype=np.int64)
     top = _removal(generator, segmenter, z, layer, units, c, before_px, before_img)
@@ -243,7 +240,7 @@ def _insertion(generator, segmenter, z, layer, units, regions, on_level, strengt
     labels = segment(segmenter, after.float().cpu())
     area = regions.reshape(len(regions), -1).sum(1)
     inside_class = ((labels == c) & regions).reshape(len(regions), -1).sum(1) / area
-    diff = np.abs(_to_uint8(after).astype(np.int16) - before_img).mean(1)  # (M, S, S) over channels
+    diff = np.abs(to_uint8(after).astype(np.int16) - before_img).mean(-1)  # (M, S, S) over channels
     inside = float(diff[regions].mean())
     outside = float(diff[~regions].mean())
     found = inside_class >= FOUND_SHARE
@@ -271,7 +268,7 @@ def measure_insertion(
     keep, regions = surface_regions(segment(segmenter, before.float().cpu()), s, c, generator.feature_sizes[layer], region_px)
     if not len(keep):
         raise ValueError(f"none of the {n} samples has a {region_px}-px patch of {surface} free of {class_name}")
-    z, before_img = z[keep], _to_uint8(before[keep]).astype(np.int16)
+    z, before_img = z[keep], to_uint8(before[keep]).astype(np.int16)
     top, _ = _insertion(generator, segmenter, z, layer, chosen, regions, on_level, strength, c, before_img)
     randoms = [
         _insertion(generator, segmenter, z, layer, random_units(generator.feature_channels[layer], len(chosen), seed + 1 + d),

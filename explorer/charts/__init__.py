@@ -111,6 +111,20 @@ def d_output_figure(records: list[dict]) -> go.Figure:
 PROBE_COLORS = {"trained D": "#4c78a8", "random D": "#bab0ac", "raw pixels": "#f58518"}
 
 
+def collapse_figure(rows: list[dict]) -> go.Figure:
+    """Share of G's units per layer that are collapsed (one picture for every z; solid) or dead (dotted), over steps."""
+    fig = go.Figure()
+    steps = [r["step"] for r in rows]
+    for i in range(len(rows[0]["layers"])):
+        fig.add_scatter(x=steps, y=[100 * r["layers"][i]["collapsed"] for r in rows], mode="lines+markers",
+                        name=f"layer {i} collapsed")
+        fig.add_scatter(x=steps, y=[100 * r["layers"][i]["dead"] for r in rows], mode="lines", line=dict(dash="dot"),
+                        name=f"layer {i} dead")
+    fig.update_layout(xaxis_title="step", yaxis_title="% of the layer's units", yaxis_rangemode="tozero", height=320,
+                      margin=dict(l=10, r=10, t=30, b=10), legend=dict(orientation="h"))
+    return fig
+
+
 def probe_accuracy_figure(scores: list, chance: float) -> go.Figure:
     """The feature probe's test accuracy per feature set (feature_probe.ProbeScore), chance as a dotted line.
 
