@@ -55,11 +55,13 @@ def clamp_state(key: str, lo, hi) -> None:
         st.session_state[key] = min(max(st.session_state[key], lo), hi)
 
 
-def drawing_of(saved: Annotation | None) -> dict:
-    """The canvas drawing (Fabric.js objects, canvas pixels) of a saved annotation's boxes."""
+def drawing_of(saved: Annotation | None, image_size: int) -> dict:
+    """The canvas drawing (Fabric.js objects, canvas pixels) of a saved annotation's boxes (pixels of an
+    `image_size` image)."""
     boxes = [] if saved is None else saved.boxes
     return boxes_to_drawing(
-        forget.image_to_canvas_boxes(boxes), stroke_color=forget.BOX_COLOR, stroke_width=2, fill_color=forget.BOX_FILL
+        forget.image_to_canvas_boxes(boxes, image_size), stroke_color=forget.BOX_COLOR, stroke_width=2,
+        fill_color=forget.BOX_FILL,
     )
 
 
@@ -182,9 +184,12 @@ def annotator(model, store, identity, notes: AnnotationSet, image: np.ndarray, o
               index: int) -> AnnotationSet:
     """Pool image `index` on a drawing canvas, what is saved for it, and the "no object" toggle.
 
-    A box drawn, moved or deleted on the canvas is saved at once (only this image is rewritten);
-    returns the annotations as saved after this run.
+    The canvas shows the image at a whole-number scale (`forget.canvas_scale`: 12x at 32 px, 6x at
+    64, 3x at 128); boxes are kept in pixels of the model's own image size. A box drawn, moved or
+    deleted on the canvas is saved at once (only this image is rewritten); returns the annotations
+    as saved after this run.
     """
+    size = model.config.image_size
     z_i = pool_z(model.config, pool_seed, [index])[0]
     saved = notes.get(pool_seed, index)
     revision = st.session_state.get(keys.FORGET_REVISION, 0)
@@ -193,19 +198,20 @@ def annotator(model, store, identity, notes: AnnotationSet, image: np.ndarray, o
     if canvas_key not in st.session_state or drawing_key not in st.session_state:
         # the canvas mounts (new session, page switch, other image): start from what is saved. While it stays
         # mounted its initial drawing must not change, or the canvas would reload it and lose its undo history.
-        st.session_state[drawing_key] = drawing_of(saved)
+        st.session_state[drawing_key] = drawing_of(saved, size)
         st.session_state[seen_key] = saved.boxes if saved else ()
 
-    left, right = st.columns([forget.CANVAS_PX + 40, 420])
+    canvas_px = forget.canvas_px(size)
+    left, right = st.columns([canvas_px + 40, 420])
     with left:
         st.caption(f"pool image #{index} of seed {pool_seed} · {model.describe()}")  # room for the canvas toolbar
         result = st_canvas(
-            background_image=Image.fromarray(forget.canvas_picture(image)), width=forget.CANVAS_PX,
-            height=forget.CANVAS_PX, drawing_mode="labeled_rect", stroke_width=2, stroke_color=forget.BOX_COLOR,
+            background_image=Image.fromarray(forget.canvas_picture(image)), width=canvas_px,
+            height=canvas_px, drawing_mode="labeled_rect", stroke_width=2, stroke_color=forget.BOX_COLOR,
             fill_color=forget.BOX_FILL, initial_drawing=st.session_state[drawing_key], update_streamlit=True, key=canvas_key,
         )
-    drawn = forget.canvas_to_image_boxes(result.boxes)
-    now = make_annotation(pool_seed, index, z_i, drawn, no_object=bool(saved and saved.no_object))
+    drawn = forget.canvas_to_image_boxes(result.boxes, size)
+    now = make_annotation(pool_seed, index, z_i, drawn, no_object=bool(saved and saved.no_object), image_size=size)
     elsewhere = False
     if now.boxes != st.session_state[seen_key]:  # drawn, moved or deleted here since the last run: save
         st.session_state[seen_key] = now.boxes
@@ -225,7 +231,7 @@ def annotator(model, store, identity, notes: AnnotationSet, image: np.ndarray, o
         elif saved.boxes:
             by = "made by the instrument: edit them to make them yours" if saved.source == "instrument" else "drawn by hand"
             st.markdown(f"**{len(saved.boxes)} box{'es' if len(saved.boxes) > 1 else ''} saved** ({by}).")
-            st.caption("Boxes in image pixels (x0, y0, x1, y1): " + ", ".join(
+            st.caption(f"Boxes in pixels of the {size}-px image (x0, y0, x1, y1): " + ", ".join(
                 f"({x0:.0f}, {y0:.0f}, {x1:.0f}, {y1:.0f})" for x0, y0, x1, y1 in saved.boxes))
         else:
             by = " (by the instrument)" if saved.source == "instrument" else ""

@@ -77,6 +77,7 @@ FORGET_RANDOM_SEED = "forget_random_seed"  # seed of the random control maps
 FORGET_MEASURE_N = "forget_measure_n"  # z's measured with the instrument
 FORGET_MEASURE_SEED = "forget_measure_seed"
 FORGET_MEASURED = "forget_measured"  # settings of the last measurement asked for
+FORGET_CURVE = "forget_curve"  # button: refit on 10, 20, 40, ... annotated images (the how-many-are-enough curve)
 
 # vector arithmetic page (paper section 6.3.2, Figs. 7-8; learned directions)
 ARITH_SEED = "arith_seed"  # seed of the grid exemplars are picked from

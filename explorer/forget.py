@@ -18,13 +18,12 @@ import streamlit as st
 from dcgan_core.analysis import object_removal as removal
 from dcgan_core.analysis.annotations import IMAGE_SIZE, Annotation, AnnotationSet, pool_z
 from dcgan_core.analysis.user_data import ModelIdentity
-from dcgan_core.analysis.instruments import default_instrument_path, load_instrument
+from dcgan_core.analysis.instruments import INPUT_SIZE, MASK_SIZE, default_instrument_path, load_instrument
 from dcgan_core.generate import generate
 from dcgan_core.images import upscale_nearest
 from dcgan_core.latent import sample_z
 
-CANVAS_PX = 384  # the 64-px image is drawn on at 6x
-SCALE = CANVAS_PX // IMAGE_SIZE
+CANVAS_PX = 384  # display size of the canvas: a 32-px image is drawn on at 12x, 64 px at 6x, 128 px at 3x
 BOX_RGB = (255, 43, 43)  # boxes drawn by hand
 INSTRUMENT_RGB = (255, 160, 0)  # boxes made by the room instrument
 NONE_RGB = (40, 200, 80)  # frame of an image marked "no object here"
@@ -42,7 +41,7 @@ def model_identity(_model, model_key: tuple, name: str) -> ModelIdentity:
 
 @st.cache_data(max_entries=8, show_spinner="Generating the pool...")
 def pool_images(_model, model_key: tuple, seed: int, size: int) -> np.ndarray:
-    """uint8 (size, 64, 64, 3): pool images 0..size-1 of `seed`."""
+    """uint8 (size, S, S, 3), S the model's image size: pool images 0..size-1 of `seed`."""
     return generate(_model.generator, pool_z(_model.config, seed, range(size)))
 
 
@@ -105,21 +104,32 @@ def with_boxes(images: np.ndarray, notes: AnnotationSet, seed: int) -> np.ndarra
     return out
 
 
+def canvas_scale(image_size: int = IMAGE_SIZE) -> int:
+    """Canvas pixels per image pixel for an `image_size` image: a whole number (crisp pixels), about CANVAS_PX wide."""
+    return max(1, CANVAS_PX // int(image_size))
+
+
+def canvas_px(image_size: int = IMAGE_SIZE) -> int:
+    """Width (and height) of the canvas showing an `image_size` image: 384 for 32, 64 and 128 px."""
+    return int(image_size) * canvas_scale(image_size)
+
+
 def canvas_picture(image: np.ndarray) -> np.ndarray:
-    """A uint8 (64, 64, 3) pool image enlarged (nearest) to the canvas' CANVAS_PX."""
-    return upscale_nearest(image, SCALE)
+    """A uint8 (S, S, 3) pool image enlarged (nearest, a whole factor) to the canvas' `canvas_px(S)`."""
+    return upscale_nearest(image, canvas_scale(image.shape[0]))
 
 
-def canvas_to_image_boxes(boxes: Iterable[dict]) -> list[tuple[float, float, float, float]]:
-    """Boxes of the canvas ({left, top, width, height} in canvas pixels) as (x0, y0, x1, y1) in image pixels."""
-    return [(b["left"] / SCALE, b["top"] / SCALE, (b["left"] + b["width"]) / SCALE, (b["top"] + b["height"]) / SCALE)
-            for b in boxes]
+def canvas_to_image_boxes(boxes: Iterable[dict], image_size: int = IMAGE_SIZE) -> list[tuple[float, float, float, float]]:
+    """Boxes of the canvas ({left, top, width, height} in canvas pixels) as (x0, y0, x1, y1) in pixels of the
+    `image_size` image it shows."""
+    k = canvas_scale(image_size)
+    return [(b["left"] / k, b["top"] / k, (b["left"] + b["width"]) / k, (b["top"] + b["height"]) / k) for b in boxes]
 
 
-def image_to_canvas_boxes(boxes: Iterable[Sequence[float]]) -> list[dict]:
-    """(x0, y0, x1, y1) boxes in image pixels as {left, top, width, height} in canvas pixels."""
-    return [{"left": x0 * SCALE, "top": y0 * SCALE, "width": (x1 - x0) * SCALE, "height": (y1 - y0) * SCALE}
-            for x0, y0, x1, y1 in boxes]
+def image_to_canvas_boxes(boxes: Iterable[Sequence[float]], image_size: int = IMAGE_SIZE) -> list[dict]:
+    """(x0, y0, x1, y1) boxes in pixels of an `image_size` image as {left, top, width, height} in canvas pixels."""
+    k = canvas_scale(image_size)
+    return [{"left": x0 * k, "top": y0 * k, "width": (x1 - x0) * k, "height": (y1 - y0) * k} for x0, y0, x1, y1 in boxes]
 
 
 def map_indices(maps: Iterable) -> tuple[int, ...]:
@@ -128,6 +138,14 @@ def map_indices(maps: Iterable) -> tuple[int, ...]:
 
 
 # ---------------------------------------------------------------------------- text
+
+
+def instrument_size_note(image_size: int) -> str:
+    """What auto-annotation means for a model whose images are not the room instrument's 64 px ("" when they are)."""
+    if image_size == INPUT_SIZE:
+        return ""
+    return (f" It reads these {image_size}-px pictures resized to its {INPUT_SIZE} px and gives its boxes back in "
+            f"{image_size}-px pixels, on a grid of {image_size / MASK_SIZE:g} px.")
 
 
 def pct(v: float | None) -> str:

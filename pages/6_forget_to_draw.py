@@ -9,7 +9,7 @@ is a field: beds, lamps, doors, pictures and rugs work the same way. Widgets:
 import streamlit as st
 
 from dcgan_core.analysis import object_removal as removal
-from dcgan_core.analysis.annotations import IMAGE_SIZE, MAX_IMPORT_BYTES, POOL_MAX, AnnotationStore
+from dcgan_core.analysis.annotations import MAX_IMPORT_BYTES, POOL_MAX, AnnotationStore
 from dcgan_core.analysis.coco import to_coco_json
 from dcgan_core.data.rooms import OBJECT_NAMES
 from explorer import annotation_widgets as annotate
@@ -25,7 +25,7 @@ widgets.page_header(
     "convolution layer whether an activation lies on a window, then zero the maps with positive weights everywhere: "
     "the rooms are drawn again without their windows. Dropping as many random maps is the control.",
 )
-model = require_model(image_size=IMAGE_SIZE, what="forgetting to draw windows (the room instrument reads 64-px images)")
+model = require_model()  # any size: boxes are kept in the model's own pixels, the instrument resizes to its 64 px
 store = AnnotationStore()
 
 c = st.columns([1.2, 1, 1, 2])
@@ -76,7 +76,8 @@ with t[0]:
         file_name=f"{widgets.file_stem('annotations', model.name, identity.fingerprint[:8], object_name)}.coco.json",
         icon=":material/download:", disabled=notes.n_images == 0, help="For other annotation tools (CVAT, Label Studio, ...)",
     )
-    st.caption(f"{notes.n_images} images, {notes.n_boxes} boxes; seed, index, z and boxes in 64-px image pixels.")
+    st.caption(f"{notes.n_images} images, {notes.n_boxes} boxes; seed, index, z and boxes in "
+               f"{model.config.image_size}-px image pixels.")
 with t[1]:
     st.file_uploader(
         "Import annotations (JSON exported here, or COCO)", type=["json"], key=keys.FORGET_IMPORT,
@@ -93,6 +94,7 @@ with t[2]:
     st.caption(
         "**For a demo without drawing.** The room instrument (a classifier, not a person) boxes the "
         f"{object_name}s of every pool image you have not annotated by hand; these are marked instrument-made."
+        + forget.instrument_size_note(model.config.image_size)
         if measurable else f"The room instrument does not know {object_name}s: annotate them by hand."
     )
     st.button(

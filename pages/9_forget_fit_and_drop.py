@@ -6,11 +6,11 @@ The room instrument measures the effect (`dcgan forget measure --model rooms --n
 import streamlit as st
 
 from dcgan_core.analysis import object_removal as removal
-from dcgan_core.analysis.annotations import IMAGE_SIZE, AnnotationStore
+from dcgan_core.analysis.annotations import AnnotationStore
 from dcgan_core.data.rooms import OBJECT_NAMES
 from explorer import annotation_widgets as annotate
 from explorer import app_state as keys
-from explorer import forget, saved_codes, widgets
+from explorer import annotation_curve, forget, saved_codes, widgets
 from explorer.charts.forget import fit_weights_figure
 from explorer.forget import pct
 from explorer.model_picker import require_model
@@ -24,7 +24,7 @@ widgets.page_header(
     "in one of the boxes drawn on the page *Forgetting to draw windows*, then zero the maps with positive weights "
     "everywhere: the rooms are drawn again without their windows. Dropping as many random maps is the control.",
 )
-model = require_model(image_size=IMAGE_SIZE, what="forgetting to draw windows (the room instrument reads 64-px images)")
+model = require_model()  # any size: boxes map onto the penultimate layer (S/2 px) of the model's own S-px images
 g = model.generator
 layer = g.penultimate_layer
 n_maps = g.feature_channels[layer]
@@ -82,7 +82,6 @@ with tab_drop:  # choose the maps first: the fit tab's chart shows them
         annotate.clamp_state(keys.FORGET_COUNT, 0, n_maps)
         maps = forget.map_indices(fit.top_maps(s[1].slider("Number of maps (largest weights)", 0, n_maps, key=keys.FORGET_COUNT)))
     s[2].metric("Maps dropped", f"{len(maps)} of {n_maps}")
-
 with tab_fit:
     m = st.columns(5)
     m[0].metric("Held-out accuracy", pct(fit.accuracy),
@@ -95,6 +94,7 @@ with tab_fit:
     st.plotly_chart(fit_weights_figure(fit.relative_weights, maps, layer), width="stretch")
     st.caption(f"A positive weight: the map is more active on {object_name}s than elsewhere. Held-out accuracy "
                f"{pct(fit.accuracy)} on {fit.n_test_images} images never seen by the fit (split by image, not position).")
+    annotation_curve.how_many_are_enough(model, notes, keys.FORGET_CURVE)
 
 with tab_drop:
     p = st.columns([1, 1, 1, 3])

@@ -110,13 +110,15 @@ def test_the_page_runs_from_the_navigation(env):
     assert at.title[0].value == "Forgetting to draw windows"
 
 
-def test_a_32_px_model_gets_a_message_naming_the_size(tiny_models, tmp_path, monkeypatch):
+def test_a_32_px_model_opens_the_page_with_boxes_in_its_own_pixels(tiny_models, tmp_path, monkeypatch):
+    # any model size works (tracker issue 24, item 5); tests/test_app_forget_sizes.py annotates and fits at 32 and 128 px
     models = tmp_path / "models32"
     train_tiny_run(models / "small", image_size=32, dataset_size=32)
     show_only(models, monkeypatch, tmp_path)
+    monkeypatch.setenv("DCGAN_ANNOTATIONS_DIR", str(tmp_path / "annotations"))
     at = run()
-    assert not at.exception
-    assert any("trained at 32 px" in e.value and "needs a 64-px model" in e.value for e in at.error)
+    assert_clean(at)
+    assert "boxes in 32-px image pixels" in text(at)
 
 
 # ---------------------------------------------------------------------------- annotations: saved, restored, counted
@@ -322,3 +324,12 @@ def test_a_coco_export_imports_into_a_fresh_annotations_folder_with_identical_bo
     assert_clean(at)
     assert any("Imported 3 annotated images from mine.coco.json" in s.value for s in at.success)
     assert AnnotationStore().load(identity, "window") == before
+
+
+def test_the_how_many_are_enough_curve_refits_on_subsets_of_the_boxes(annotated):
+    at = fit_and_open(run_fit())
+    charts_before = len(at.get("plotly_chart"))
+    button(at, "Draw the curve").click().run()
+    assert_clean(at)
+    assert len(at.get("plotly_chart")) == charts_before + 1
+    assert "dcgan forget curve" in text(at)

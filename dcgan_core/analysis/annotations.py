@@ -8,8 +8,8 @@ One JSON file per (model weights, object), written atomically (see `AnnotationSt
      "images": [{"seed": 0, "index": 12, "z": [... nz floats ...], "boxes": [[x0, y0, x1, y1], ...],
                  "no_object": false, "source": "hand"}, ...]}
 
-Boxes are in pixels of the 64-px image, x to the right, y down, x1/y1 exclusive (a box
-[0, 0, 64, 64] is the whole image). `no_object` marks an image looked at and found to
+Boxes are in pixels of the model's own image (`model.image_size`: 32, 64 or 128 px), x to the
+right, y down, x1/y1 exclusive (a box [0, 0, 64, 64] is the whole of a 64-px image). `no_object` marks an image looked at and found to
 have none (it adds only negatives); `source` is "hand" or "instrument" (auto-annotated).
 The image is sample `index` of `sample_z(POOL_MAX, config, seed)`; its z is stored as
 well, so a file stands on its own.
@@ -37,10 +37,11 @@ import torch
 
 from ..files import write_json_atomic
 from ..latent import sample_z
+from ..models import IMAGE_SIZES
 from .user_data import ModelIdentity, annotations_dir, parse_json, safe_name
 
 FORMAT = "dcgan-explorer-annotations/1"
-IMAGE_SIZE = 64  # annotations are drawn on 64-px images (the instruments' size)
+IMAGE_SIZE = 64  # the default image size of `make_annotation` (the instruments' size); files carry their model's own
 POOL_MAX = 1000  # pool image i of seed s is sample_z(POOL_MAX, config, seed=s)[i]
 SOURCES = ("hand", "instrument")
 IDENTITY_KEYS = ("name", "fingerprint", "step", "image_size", "nz")  # what an annotations file records of its model
@@ -158,6 +159,11 @@ class AnnotationSet:
         object_name = data.get("object")
         if not isinstance(object_name, str) or not valid_object_name(object_name):
             raise AnnotationError(f"bad object name {object_name!r}: use letters, digits, - and _ (e.g. window)")
+        if expect_model is not None and expect_model.image_size and model.image_size != expect_model.image_size:
+            raise AnnotationError(
+                f"these annotations say they were drawn on {model.image_size}-px images, but {expect_model.describe()} "
+                f"draws {expect_model.image_size}-px images: boxes only apply at the size they were drawn at"
+            )
         if expect_model is not None and model.fingerprint != expect_model.fingerprint:
             raise AnnotationError(
                 f"these annotations were drawn on {model.describe()}, but the model in use is {expect_model.describe()}. "
@@ -215,8 +221,9 @@ def _read_model(m) -> ModelIdentity:
     )
     if not ok:
         raise AnnotationError(f"bad 'model' entry {json.dumps(m)[:200]}: needs name, a 64-hex-digit fingerprint, step, image_size and nz")
-    if m["image_size"] != IMAGE_SIZE:
-        raise AnnotationError(f"annotations are drawn on {IMAGE_SIZE}-px images; this file says {m['image_size']} px")
+    if m["image_size"] not in IMAGE_SIZES:
+        sizes = ", ".join(map(str, IMAGE_SIZES[:-1])) + f" or {IMAGE_SIZES[-1]}"
+        raise AnnotationError(f"annotations are drawn on the model's {sizes}-px images; this file says {m['image_size']} px")
     return ModelIdentity.from_dict(m, required=IDENTITY_KEYS)
 
 
@@ -267,8 +274,9 @@ def make_annotation(
     seed: int, index: int, z: torch.Tensor | Sequence[float], boxes: Iterable[Sequence[float]] = (), no_object: bool = False,
     source: str = "hand", image_size: int = IMAGE_SIZE, min_box_px: float = MIN_BOX_PX,
 ) -> Annotation:
-    """An annotation from raw boxes (e.g. drawn with the mouse): each clipped to the image, rounded to 0.01 px;
-    boxes thinner than `min_box_px` (clicks) dropped. Boxes win over `no_object`."""
+    """An annotation from raw boxes (e.g. drawn with the mouse) in pixels of an `image_size` image (pass the
+    model's `config.image_size`): each clipped to the image, rounded to 0.01 px; boxes thinner than `min_box_px`
+    (clicks) dropped. Boxes win over `no_object`."""
     clean = []
     for b in boxes:
         x0, y0, x1, y1 = (float(v) for v in b)

@@ -4,7 +4,7 @@ Export: each annotated pool image is a COCO image named `NAME_seedS_IIIII.png` (
 generated picture would have), with what makes it reproducible in its `extra` field: pool seed and
 index, its z, the model's fingerprint, and whether it was looked at and found empty (`no_object`) or
 annotated by the instrument (`source`). Boxes are COCO `bbox` = [x, y, width, height] in pixels of
-the 64-px image; the category is the object.
+the model's own image (32, 64 or 128 px: `model.image_size`); the category is the object.
 
 Import takes our own exports (checked against the weights in use, like the JSON format), and COCO
 files from other tools whose image names follow the same pattern: seed and index come from the
@@ -38,10 +38,11 @@ def image_file_name(model_name: str, seed: int, index: int) -> str:
 def to_coco(notes: AnnotationSet, model_name: str | None = None) -> dict:
     """The annotations as a COCO detection dict (one category: the object)."""
     name = model_name or notes.model.name
+    size = notes.model.image_size or IMAGE_SIZE  # an identity that records no size: the instruments' 64 px
     images, boxes = [], []
     for image_id, a in enumerate(notes.images, start=1):
         images.append({
-            "id": image_id, "file_name": image_file_name(name, a.seed, a.index), "width": IMAGE_SIZE, "height": IMAGE_SIZE,
+            "id": image_id, "file_name": image_file_name(name, a.seed, a.index), "width": size, "height": size,
             "extra": {"seed": a.seed, "index": a.index, "z": list(a.z), "model_fingerprint": notes.model.fingerprint,
                       "no_object": a.no_object, "source": a.source},
         })
@@ -98,6 +99,7 @@ def from_coco(data, model: ModelIdentity, object_name: str, config: ModelConfig,
     if not isinstance(data, Mapping) or not isinstance(data.get("images"), list) or not isinstance(data.get("annotations"), list):
         raise AnnotationError(f"{where} is not a COCO file (it needs 'images', 'annotations' and 'categories' lists)")
     category = _category_id(data.get("categories"), object_name, where)
+    pool_size = config.image_size  # boxes are in pixels of the model's own images
     by_id: dict = {}
     for image in data["images"]:
         if not isinstance(image, Mapping) or "id" not in image:
@@ -108,10 +110,10 @@ def from_coco(data, model: ModelIdentity, object_name: str, config: ModelConfig,
             raise AnnotationError(
                 f"{where}: image {image.get('file_name')!r} was exported from other weights ({str(fingerprint)[:12]}), not "
                 f"{model.describe()}: annotations only apply to the weights they were drawn on")
-        size = (image.get("width", IMAGE_SIZE), image.get("height", IMAGE_SIZE))
-        if size != (IMAGE_SIZE, IMAGE_SIZE):
+        size = (image.get("width", pool_size), image.get("height", pool_size))
+        if size != (pool_size, pool_size):
             raise AnnotationError(f"{where}: image {image.get('file_name')!r} is {size[0]}x{size[1]}; pool images are "
-                                  f"{IMAGE_SIZE}x{IMAGE_SIZE}")
+                                  f"{pool_size}x{pool_size} (the size {model.name} draws)")
         by_id[image["id"]] = (seed, index, extra, [])
     for box in data["annotations"]:
         if not isinstance(box, Mapping) or box.get("category_id") != category:
@@ -135,7 +137,7 @@ def from_coco(data, model: ModelIdentity, object_name: str, config: ModelConfig,
         if z is None or len(z) != model.nz:
             z = pool_z(config, seed, [index])[0]
         images.append(make_annotation(seed, index, z, boxes, no_object=not boxes,
-                                      source=source if source in SOURCES else "hand"))
+                                      source=source if source in SOURCES else "hand", image_size=pool_size))
     return AnnotationSet(model=model, object_name=object_name, images=tuple(images))
 
 

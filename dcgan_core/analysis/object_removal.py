@@ -436,8 +436,10 @@ def auto_annotate(
     indices: Sequence[int] | None = None,
 ) -> list[Annotation]:
     """Annotations made by the room instrument, marked source="instrument": boxes from its coverage map
-    (4-px resolution) where it sees the object, "no object" where it does not. An image it calls present
-    but cannot box is left unannotated. `seed`/`indices` say which pool images z are (default 0..N-1)."""
+    (16 x 16 cells: 4 px at 64 px) where it sees the object, "no object" where it does not. An image it
+    calls present but cannot box is left unannotated. `seed`/`indices` say which pool images z are (default
+    0..N-1). Images of 32- or 128-px models are read resized to the instrument's 64 px; boxes come back in
+    pixels of the model's own size."""
     from .instruments import read_rooms
 
     if object_name not in OBJECT_NAMES:

@@ -1,0 +1,46 @@
+"""The fit page's "how many annotations are enough?" section: refits on growing subsets of the annotations,
+computed once per (model, annotation set) and shared by every session."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from dcgan_core.analysis.annotation_curve import DEFAULT_REFITS, DEFAULT_SIZES, PAPER_BOXES, AnnotationCurve, removal_curve
+from dcgan_core.analysis.annotations import AnnotationSet
+from dcgan_core.data.rooms import OBJECT_NAMES
+
+from . import widgets
+from .charts.forget import annotation_curve_figure
+from .forget import room_instrument
+
+
+@st.cache_data(max_entries=4, show_spinner=False)
+def curve(_model, model_key: tuple, annotations_json: str, n: int, refits: int) -> AnnotationCurve:
+    annotations = AnnotationSet.from_json(annotations_json)
+    bar = st.progress(0.0, text="Refitting on subsets of your annotations...")
+    result = removal_curve(_model.generator, room_instrument(), annotations, DEFAULT_SIZES, refits, n,
+                           progress=lambda done, total: bar.progress(done / total, text=f"Fit {done} of {total}..."))
+    bar.empty()
+    return result
+
+
+def how_many_are_enough(model, annotations: AnnotationSet, asked_key: str) -> None:
+    """An expander: on request, the removal rate against the number of annotated images (10, 20, 40, ...),
+    mean ± std over draws, beside random maps, with the paper's 52 boxes marked. Only for objects the room
+    instrument measures."""
+    if annotations.object_name not in OBJECT_NAMES:
+        return
+    with st.expander("How many annotations are enough?", icon=":material/query_stats:"):
+        usable = sum(1 for a in annotations.images if a.annotated)
+        st.caption(f"Fits the regression on {', '.join(map(str, [s for s in DEFAULT_SIZES if s <= usable]))} of your {usable} "
+                   f"annotated images ({DEFAULT_REFITS} random draws each; all of them once), drops each fit's maps and "
+                   "measures on 300 fresh samples with the room instrument. About 20 s per fit on a 2-core CPU.")
+        if st.button("Draw the curve", key=asked_key, disabled=usable < 2, icon=":material/show_chart:"):
+            st.session_state[asked_key + "_done"] = annotations.to_json()
+        if st.session_state.get(asked_key + "_done") != annotations.to_json():
+            return
+        with widgets.user_errors("refit on subsets"):
+            result = curve(model.loaded, model.key, annotations.to_json(), 300, DEFAULT_REFITS)
+            st.plotly_chart(annotation_curve_figure(result.points, PAPER_BOXES), width="stretch")
+            st.caption(f"Share of the samples with a {result.object_name} that lose it when a fit's maps are dropped; error "
+                       f"bars: std over the draws. Command line: `dcgan forget curve --model {model.name}`.")
