@@ -75,6 +75,7 @@ PAGES = {  # url path -> what shows the page's main content is drawn ("" is the 
     "forget_fit": button_shown("Fit logistic regression"),  # fits only when asked to
     "dissection": IMAGE_SHOWN,  # the unit view's pictures (from models/rooms/dissection.json)
     "paint": IMAGE_SHOWN,  # before | after | difference
+    "annotation_agreement": """() => document.querySelector('[data-testid="stMain"] :is([data-testid="stMetric"], [data-testid="stAlert"])') !== null""",  # totals, or why there are none
 }
 
 

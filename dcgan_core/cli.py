@@ -17,7 +17,9 @@
     dcgan units measure --model rooms --units 8
     dcgan dissect --model rooms --classes window --json
     dcgan collapse runs/rooms64 --save runs/rooms64/collapse.json
+    dcgan dedup --data-root ~/pics --exclude-out ~/pics-duplicates.txt [--json]
     dcgan forget measure --model rooms --n-annotate 150 --n 300
+    dcgan forget agree --model rooms --a alice --b bob [--instrument]
     dcgan instruments evaluate --kind rooms
     dcgan instruments train --kind faces --out faces.safetensors
     dcgan instruments train --kind rooms-segmenter --steps 1800 --n-train 10000 --out runs/segmenter/rooms.safetensors
@@ -46,6 +48,8 @@ TRAIN_FLAGS = {
     "dataset": ("--dataset", "rooms | faces (procedural, offline) | folder | lsun | cifar10 | mnist (local files)"),
     "data_root": ("--data-root", "path of a real data set (folder, LSUN lmdb, CIFAR-10 batches, MNIST idx files) "
                   "(default: none; the procedural data sets need none)"),
+    "exclude": ("--exclude", "folder data set: a file of image paths (relative to --data-root, one per line) to skip, "
+                "such as the near duplicates `dcgan dedup --exclude-out FILE` lists (default: none)"),
     "dataset_size": ("--dataset-size", "images rendered for a procedural data set"),
     "image_size": ("--image-size", "32, 64 or 128"),
     "channels": ("--channels", "1 or 3 (default: the data set's own)"),
@@ -100,7 +104,7 @@ def _add_train_parser(sub) -> None:
         "Writes checkpoints, sample grids and metrics.jsonl into --out; --resume continues a run exactly.",
     )  # no ArgumentDefaultsHelpFormatter: the flags default to None (so --resume sees what was given); help names TrainConfig's
     defaults = {f.name: f.default for f in fields(TrainConfig)}
-    types = {"init_from": str, "data_root": str, "channels": int, "dataset": str, "z_prior": str, "out_dir": str, "device": str, "precision": str}
+    types = {"init_from": str, "data_root": str, "exclude": str, "channels": int, "dataset": str, "z_prior": str, "out_dir": str, "device": str, "precision": str}
     for name, (flag, help_text) in TRAIN_FLAGS.items():
         kind = types.get(name) or type(defaults[name])
         # default None so --resume can tell which flags were given
@@ -657,6 +661,88 @@ def cmd_collapse(args) -> int:
     return 0
 
 
+def _add_dedup_parser(sub) -> None:
+    from .analysis.dedup import DedupConfig
+
+    d = DedupConfig()
+    p = sub.add_parser("dedup", help="find near-duplicate images in a folder (the paper's autoencoder hash, section 4.1.1)",
+                       formatter_class=DefaultsFormatter,
+                       description="The paper removed near duplicates from LSUN with a 3072-128-3072 denoising autoencoder "
+                       "on 32x32 centre crops whose binarised code is a semantic hash. This fits that autoencoder on the "
+                       "folder, hashes every image (also moved by 1 px), takes hash collisions as candidates and confirms "
+                       "each on the crops' pixels (RMS difference at the best alignment), then prints the groups. "
+                       "--exclude-out writes every member of each group but one (the first by path) for "
+                       "`dcgan train --dataset folder --exclude FILE`.")
+    p.add_argument("--data-root", required=True, metavar="FOLDER", help="folder of .jpg/.jpeg/.png/.webp images (searched recursively)")
+    p.add_argument("--json", action="store_true", help='print JSON: {"groups": [[path, ...], ...], ...}, paths relative to FOLDER')
+    p.add_argument("--exclude-out", metavar="FILE", default=None,
+                   help="write the exclusion list here: one path relative to FOLDER per line, '#' comment lines")
+    p.add_argument("--exact-baseline", action="store_true", help="also count the groups of byte-identical files (sha256)")
+    p.add_argument("--threshold", type=float, default=d.threshold,
+                   help="confirm: largest RMS difference (pixel range [0, 1]) of two blurred 32 px crops at their best alignment")
+    p.add_argument("--radius", type=int, default=d.hamming_radius, help="Hamming radius of a hash collision (bits of 128)")
+    p.add_argument("--epochs", type=int, default=d.epochs, help="autoencoder passes over the folder")
+    p.add_argument("--max-train-seconds", type=float, default=d.max_train_seconds, help="cap on the autoencoder's fitting time")
+    p.add_argument("--threads", type=int, default=None, help="torch threads and reading processes (default: all cores)")
+    p.add_argument("--seed", type=int, default=d.seed, help="seed of the autoencoder's weights, batches and dropout")
+    p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    p.set_defaults(func=cmd_dedup)
+
+
+def cmd_dedup(args) -> int:
+    from tqdm.auto import tqdm
+
+    from .analysis.dedup import DedupConfig, exact_duplicates, exclusions, find_duplicates, write_exclusion_list
+
+    if args.threads is not None and args.threads < 1:
+        raise ValueError("--threads must be at least 1")
+    config = DedupConfig(threshold=args.threshold, hamming_radius=args.radius, epochs=args.epochs,
+                         max_train_seconds=args.max_train_seconds, threads=args.threads, seed=args.seed)
+    bars: dict = {}
+
+    def progress(stage: str, done: int, total: int) -> None:
+        bar = bars.get(stage)
+        if bar is None:
+            for other in bars.values():
+                other.close()
+            bar = bars[stage] = tqdm(total=total, desc=stage, disable=args.no_progress, dynamic_ncols=True, mininterval=0.5)
+        bar.total = total
+        bar.n = done
+        bar.refresh()
+
+    try:
+        result = find_duplicates(args.data_root, config, progress=progress)
+    finally:
+        for bar in bars.values():
+            bar.close()
+    removed = exclusions(result)
+    report = {**result.as_dict(), "exclude": removed}
+    if args.exact_baseline:
+        report["exact_hash_groups"] = exact_duplicates(args.data_root, result.paths)
+    if args.exclude_out:
+        write_exclusion_list(args.exclude_out, removed, header=(
+            f"{len(removed)} near duplicates under {args.data_root} (paths relative to it), one kept per group\n"
+            f"made by: {args.command_line}\nuse: dcgan train --dataset folder --data-root {args.data_root} "
+            f"--exclude {args.exclude_out}"))
+    if args.json:
+        print(json.dumps(report, indent=2))
+        return 0
+    print(f"{len(result.paths):,} images under {args.data_root}: {len(result.groups):,} group(s) of near duplicates, "
+          f"{result.duplicates:,} image(s) to remove ({result.candidates:,} hash collisions confirmed down to "
+          f"{len(result.pairs):,} pairs; {result.seconds['total']:.0f} s)")
+    for group in result.group_paths():
+        print("  " + "  ".join(group))
+    if result.unreadable:
+        print(f"{len(result.unreadable)} unreadable files left out, e.g. {result.unreadable[0][0]}: {result.unreadable[0][1]}")
+    if args.exact_baseline:
+        exact = report["exact_hash_groups"]
+        print(f"exact-hash baseline: {len(exact):,} group(s) of byte-identical files, {sum(len(g) - 1 for g in exact):,} to remove")
+    if args.exclude_out:
+        print(f"wrote {args.exclude_out} ({len(removed)} paths); train without them: dcgan train --dataset folder "
+              f"--data-root {args.data_root} --exclude {args.exclude_out}")
+    return 0
+
+
 def _add_units_parser(sub) -> None:
     from .analysis.guided_backprop import RULES, TARGETS
     from .analysis.units import DISSECT_QUANTILE, MEASURE_OBJECTS, MEASURE_SEED, RANDOM_D_SEEDS, SELECT_SEED, SELECTIONS
@@ -889,6 +975,8 @@ def _add_forget_parser(sub) -> None:
     m.add_argument("--object", default="window", choices=OBJECT_NAMES, help="the object to forget")
     m.add_argument("--n-annotate", type=int, default=PAPER_IMAGES, help="pool images auto-annotated by the instrument")
     m.add_argument("--annotations", type=Path, help="an exported annotations file to fit on instead of auto-annotating")
+    m.add_argument("--annotator", help="fit on this annotator's boxes of --annotations only (default: every annotator's, "
+                   "merged per image: the union of their boxes)")
     m.add_argument("--pool-seed", type=int, default=0, help="seed of the annotated pool")
     m.add_argument("--n", type=int, default=300, help="fresh z's measured")
     m.add_argument("--seed", type=int, default=1, help="seed of the measured z's (not the pool's)")
@@ -910,6 +998,8 @@ def _add_forget_parser(sub) -> None:
     c.add_argument("--object", default="window", choices=OBJECT_NAMES, help="the object to forget")
     c.add_argument("--n-annotate", type=int, default=PAPER_IMAGES, help="pool images auto-annotated by the instrument")
     c.add_argument("--annotations", type=Path, help="an exported annotations file instead of auto-annotating")
+    c.add_argument("--annotator", help="fit on this annotator's boxes of --annotations only (default: every annotator's, "
+                   "merged per image)")
     c.add_argument("--pool-seed", type=int, default=0, help="seed of the annotated pool")
     c.add_argument("--sizes", default="10,20,40,80,150", help="comma-separated numbers of annotated images to fit on")
     c.add_argument("--refits", type=int, default=5, help="draws of the images per size (the spread)")
@@ -917,6 +1007,23 @@ def _add_forget_parser(sub) -> None:
     c.add_argument("--save", type=Path, help="write the curve as JSON here")
     c.add_argument("--json", action="store_true", help="print the result as JSON")
     c.set_defaults(func=cmd_forget_curve)
+    a = fsub.add_parser("agree", help="agreement between annotators, and with the room instrument: image level and boxes",
+                        formatter_class=DefaultsFormatter,
+                        description="Compare two annotators' annotations of the same pool images: image level (both say "
+                        "the object is there, or both say none; percent agreement and Cohen's kappa) and boxes (matched "
+                        "one to one at IoU >= --iou; F1, precision, recall, mean IoU). Without --a/--b: every pair of "
+                        "annotators. With --instrument: each annotator (or --a) against the room instrument, run now.")
+    a.add_argument("--model", required=True, help="model name, run folder or checkpoint the annotations were drawn on")
+    a.add_argument("--object", default="window", help="the object annotated")
+    a.add_argument("--annotations", type=Path, help="annotations file (ours or COCO) (default: the app's saved "
+                   "annotations of this model and object)")
+    a.add_argument("--a", help="the first annotator (the reference for precision and recall)")
+    a.add_argument("--b", help="the second annotator")
+    a.add_argument("--instrument", action="store_true", help="compare with the room instrument instead of --b")
+    a.add_argument("--iou", type=float, default=0.5, help="IoU at which two boxes match")
+    a.add_argument("--per-image", action="store_true", help="also print a line per compared image")
+    a.add_argument("--json", action="store_true", help="print the result as JSON")
+    a.set_defaults(func=cmd_forget_agree)
 
 
 def cmd_forget(args) -> int:
@@ -939,6 +1046,9 @@ def cmd_forget(args) -> int:
         identity = removal.ModelIdentity.of(name, loaded.generator, step)
         annotations = AnnotationSet.from_json(args.annotations.read_text(), expect_model=identity,
                                               expect_object=args.object, where=str(args.annotations))
+        annotations = annotations.for_fit(args.annotator)  # one record per image: the annotator's, or all merged
+    elif args.annotator:
+        raise ValueError("--annotator picks one annotator's boxes of an annotations file: pass --annotations too")
     exp = removal.run_experiment(
         name, loaded, instrument, args.object, args.n_annotate, args.n, args.pool_seed, args.seed, args.threshold,
         args.top_k, args.random_seed, annotations, args.random_draws,
@@ -968,6 +1078,9 @@ def _forget_setup(args):
     if args.annotations:
         annotations = AnnotationSet.from_json(args.annotations.read_text(), expect_model=identity,
                                               expect_object=args.object, where=str(args.annotations))
+        annotations = annotations.for_fit(args.annotator)  # one record per image: the annotator's, or all merged
+    elif args.annotator:
+        raise ValueError("--annotator picks one annotator's boxes of an annotations file: pass --annotations too")
     else:
         notes = removal.auto_annotate(loaded.generator, instrument, pool_z(loaded.config, args.pool_seed, range(args.n_annotate)),
                                       args.object, seed=args.pool_seed)
@@ -991,6 +1104,53 @@ def cmd_forget_curve(args) -> int:
     if args.save:
         write_json_atomic(args.save, report)
     print(json.dumps(report, indent=2) if args.json else format_curve(curve))
+    return 0
+
+
+def cmd_forget_agree(args) -> int:
+    from .analysis import agreement as agree
+    from .analysis.annotations import AnnotationStore, valid_object_name
+    from .analysis.coco import read_annotations_file
+    from .analysis.instruments import default_instrument_path, load_instrument
+    from .analysis.object_removal import ModelIdentity, annotation_model_name
+    from .checkpoints import load_model
+    from .registry import resolve_checkpoint
+
+    if not valid_object_name(args.object):
+        raise ValueError(f"bad --object {args.object!r}: use letters, digits, - and _ (e.g. window)")
+    if args.b and args.instrument:
+        raise ValueError("--b and --instrument both name what to compare with: give one")
+    if bool(args.b) and not args.a:
+        raise ValueError("--b needs --a: the two annotators to compare")
+    path = resolve_checkpoint(args.model)
+    loaded = load_model(path)
+    identity = ModelIdentity.of(annotation_model_name(path), loaded.generator, loaded.checkpoint.step)
+    if args.annotations:
+        notes = read_annotations_file(args.annotations.read_bytes(), identity, args.object, loaded.config,
+                                      where=str(args.annotations))
+    else:
+        notes = AnnotationStore().load(identity, args.object)
+    where = str(args.annotations or AnnotationStore().path(identity, args.object))
+    if not notes.images:
+        raise ValueError(f"no {args.object} annotations in {where}")
+    if args.instrument:
+        instrument = load_instrument(default_instrument_path("rooms"), kind="rooms")
+        names = [args.a] if args.a else list(notes.people)
+        if not names:
+            raise ValueError(f"{where} has only the instrument's annotations: nobody to compare it with")
+        results = [agree.instrument_agreement(loaded.generator, instrument, notes, n, args.iou) for n in names]
+    elif args.a and args.b:
+        results = [agree.annotator_agreement(notes, args.a, args.b, args.iou)]
+    else:  # every pair (with --a: every pair that includes a)
+        results = [r for r in agree.all_pairs(notes, args.iou) if not args.a or args.a in (r.a, r.b)]
+        if not results:
+            raise ValueError(f"{where} has annotations by {', '.join(notes.annotators)} only: agreement needs two "
+                             "annotators (or pass --instrument to compare with the room instrument)")
+    if args.json:
+        print(json.dumps([r.to_dict() for r in results], indent=2))
+    else:
+        print(f"annotations: {where} ({notes.n_images} images; annotators: {', '.join(notes.annotators)})")
+        print(agree.format_agreement(results, per_image=args.per_image))
     return 0
 
 
@@ -1188,6 +1348,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_units_parser(sub)
     _add_dissect_parser(sub)
     _add_collapse_parser(sub)
+    _add_dedup_parser(sub)
     _add_forget_parser(sub)
     _add_instruments_parser(sub)
     _add_train_encoder_parser(sub)

@@ -43,6 +43,7 @@ from . import __version__, distributed
 from .checkpoints import Checkpoint, capture_rng_state, load_checkpoint, restore_rng_state, save_checkpoint
 from .data import DATASETS, PROCEDURAL_DATASETS, build_dataset, natural_channels
 from .data.loading import InMemoryBatches, StreamingBatches, materialize
+from .data.readers import read_exclusion_list
 from .device import autocast, describe_device, resolve_device, resolve_precision
 from .files import atomic_write, write_json_atomic
 from .safetensors_files import CheckpointError, read_metadata
@@ -65,6 +66,7 @@ class TrainConfig(JsonConfig):
     # data
     dataset: str = "rooms"  # rooms | faces (procedural) | folder | lsun | cifar10 | mnist | svhn (local files)
     data_root: str | None = None  # path of a real data set
+    exclude: str | None = None  # folder data set: a file of paths to skip, one per line (e.g. `dcgan dedup --exclude-out`)
     dataset_size: int = 50_000  # images rendered for a procedural data set
     image_size: int = 64  # 32, 64 or 128 px
     channels: int | None = None  # None: the data set's own (MNIST 1, others 3)
@@ -103,6 +105,8 @@ class TrainConfig(JsonConfig):
     def __post_init__(self) -> None:
         if self.dataset not in DATASETS:
             raise ValueError(f"unknown data set {self.dataset!r}; choose one of {', '.join(DATASETS)}")
+        if self.exclude is not None and self.dataset != "folder":
+            raise ValueError(f"--exclude applies to a folder of images (--dataset folder), not to {self.dataset}")
         for name in ("batch_size", "steps", "log_every", "sample_every", "checkpoint_every", "dataset_size"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
@@ -399,6 +403,7 @@ class Trainer:
             channels=cfg.channels,
             length=cfg.dataset_size,
             seed=cfg.seed,
+            exclude=read_exclusion_list(cfg.exclude) if cfg.exclude else None,
         )
         if cfg.dataset in IN_MEMORY_DATASETS:
             key = None

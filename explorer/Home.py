@@ -33,6 +33,7 @@ PAGES = [
     (ROOT / "pages" / "8_concept_axes.py", "Concept axes and directions", "concept_axes"),
     (ROOT / "pages" / "13_turn_walk.py", "Turn vector", "turn_vector"),
     (ROOT / "pages" / "9_forget_fit_and_drop.py", "Forgetting windows: fit, drop, measure", "forget_fit"),
+    (ROOT / "pages" / "14_annotation_agreement.py", "Do annotators agree?", "annotation_agreement"),
 ]
 
 st.session_state[app_state.PAGES] = [(str(path), title) for path, title, _ in PAGES]

@@ -65,6 +65,8 @@ FORGET_DRAWING_PREFIX = "forget_drawing_"  # + canvas key: the initial drawing g
 FORGET_SEEN_PREFIX = "forget_seen_"  # + canvas key: the boxes that canvas showed at the last run (a change = a drawing)
 FORGET_NONE_PREFIX = "forget_none_"  # + canvas key: the "no object in this image" toggle
 FORGET_IMPORT = "forget_import"  # file uploader of exported annotations
+FORGET_GRID = "forget_grid"  # container of the clickable pool grid (its CSS class st-key-forget_grid finds the picture)
+FORGET_KEYS = "forget_keys"  # the annotation page's key listener; its trigger `picked` is the pool image clicked in the grid
 FORGET_MESSAGE = "forget_message"  # (kind, text, image index): the last action's message, shown until another image is picked
 FORGET_FIT = "forget_fit"  # {(model fingerprint, object): annotations JSON of the last fit asked for}
 FORGET_SELECT = "forget_select"  # "threshold" | "count": how the dropped maps are chosen
@@ -78,6 +80,7 @@ FORGET_MEASURE_N = "forget_measure_n"  # z's measured with the instrument
 FORGET_MEASURE_SEED = "forget_measure_seed"
 FORGET_MEASURED = "forget_measured"  # settings of the last measurement asked for
 FORGET_CURVE = "forget_curve"  # button: refit on 10, 20, 40, ... annotated images (the how-many-are-enough curve)
+FORGET_GROWING_CURVE = "forget_growing_curve"  # chart: the removal curve refitted in the background while annotating
 
 # vector arithmetic page (paper section 6.3.2, Figs. 7-8; learned directions)
 ARITH_SEED = "arith_seed"  # seed of the grid exemplars are picked from
@@ -176,3 +179,10 @@ PAINT_APPLY = "paint_apply"  # buttons
 PAINT_UNDO = "paint_undo"
 PAINT_RESET = "paint_reset"
 PAINT_MESSAGE = "paint_message"  # one line from the last button's callback (e.g. nothing painted yet)
+
+# annotators and their agreement (issue 24, item 3)
+ANNOTATOR = "annotator"  # the name boxes drawn in this session are saved under ("anonymous" until typed)
+AGREE_A = "agree_a"  # the first annotator compared (the reference for precision and recall)
+AGREE_B = "agree_b"  # the second annotator; "": the room instrument, run now
+AGREE_IOU = "agree_iou"  # IoU at which two boxes match (0.5)
+AGREE_ONLY_DISAGREE = "agree_only_disagree"  # show only the pool images where the two disagree

@@ -9,24 +9,30 @@ array and text helpers the pages show them with. Library: `dcgan_core.analysis.o
 
 from __future__ import annotations
 
+import base64
+import io
 from collections.abc import Iterable, Sequence
 
 import numpy as np
 import torch
 import streamlit as st
+from PIL import Image
 
 from dcgan_core.analysis import object_removal as removal
-from dcgan_core.analysis.annotations import IMAGE_SIZE, Annotation, AnnotationSet, pool_z
+from dcgan_core.analysis.annotations import IMAGE_SIZE, Annotation, AnnotationSet, AnnotationStore, pool_z
 from dcgan_core.analysis.user_data import ModelIdentity
 from dcgan_core.analysis.instruments import INPUT_SIZE, MASK_SIZE, default_instrument_path, load_instrument
 from dcgan_core.generate import generate
-from dcgan_core.images import upscale_nearest
+from dcgan_core.images import image_grid, upscale_nearest
 from dcgan_core.latent import sample_z
 
+POOL_GRID_COLUMNS = 15  # pool images per row of the clickable pool grid
+POOL_GRID_PADDING = 2  # pixels between its tiles
 CANVAS_PX = 384  # display size of the canvas: a 32-px image is drawn on at 12x, 64 px at 6x, 128 px at 3x
 BOX_RGB = (255, 43, 43)  # boxes drawn by hand
 INSTRUMENT_RGB = (255, 160, 0)  # boxes made by the room instrument
 NONE_RGB = (40, 200, 80)  # frame of an image marked "no object here"
+SHOWN_COLOR = "#1e6eff"  # frame, in the pool grid, of the image on the canvas
 BOX_COLOR = "#ff2b2b"
 BOX_FILL = "rgba(255, 43, 43, 0.12)"
 
@@ -52,8 +58,10 @@ def room_instrument():
 
 
 @st.cache_data(max_entries=8, show_spinner=False)
-def fit_maps(_model, model_key: tuple, annotations_json: str) -> removal.FitResult:
-    notes = AnnotationSet.from_json(annotations_json)
+def fit_maps(_model, model_key: tuple, annotations_json: str, annotator: str | None = None) -> removal.FitResult:
+    """The fit on `annotator`'s records of the annotations, or (None) on every annotator's merged per image
+    (`AnnotationSet.for_fit`)."""
+    notes = AnnotationSet.from_json(annotations_json).for_fit(annotator)
     return removal.fit_object_maps(removal.collect_training_data(_model.generator, notes))
 
 
@@ -102,6 +110,67 @@ def with_boxes(images: np.ndarray, notes: AnnotationSet, seed: int) -> np.ndarra
             img[r0 : r1 + 1, [c0, c1]] = color
             img[[r0, r1], c0 : c1 + 1] = color
     return out
+
+
+@st.cache_data(max_entries=4, show_spinner=False)
+def pool_grid_picture(_images: np.ndarray, model_key: tuple, seed: int, size: int) -> bytes:
+    """The pool of `seed` (`_images`, uint8 (size, S, S, 3)) as one encoded picture, POOL_GRID_COLUMNS images a row,
+    without annotations: the browser draws those over it (`grid_marks`), so it is encoded and fetched once."""
+    grid = image_grid(_images, nrow=POOL_GRID_COLUMNS, padding=POOL_GRID_PADDING)
+    buf = io.BytesIO()
+    Image.fromarray(grid).save(buf, format="JPEG", quality=90, subsampling=0)  # 4:4:4, ~10 ms for 150 64-px images
+    return buf.getvalue()
+
+
+def pool_grid_geometry(n_images: int, image_size: int) -> dict:
+    """Where pool image i lies in `pool_grid_picture` (native pixels), for the browser to draw the annotations over
+    it and to turn a click at (x, y) into i: row (y - pad) // (tile + pad), column (x - pad) // (tile + pad)."""
+    s, p, cols = int(image_size), POOL_GRID_PADDING, POOL_GRID_COLUMNS
+    rows = -(-int(n_images) // cols)
+    return {"n": int(n_images), "cols": cols, "tile": s, "pad": p, "width": cols * (s + p) + p, "height": rows * (s + p) + p}
+
+
+def grid_marks(notes: AnnotationSet, seed: int, n_images: int) -> list[list]:
+    """The annotations of pool images 0..n_images-1 of `seed` as [index, "hand" | "instrument" | "none", boxes]
+    (boxes [x0, y0, x1, y1] in image pixels): what the browser draws over the pool grid."""
+    return [[a.index, "none" if a.no_object else a.source, [list(b) for b in a.boxes]]
+            for a in notes.images if a.seed == seed and a.index < n_images]
+
+
+def saved_annotations(store: AnnotationStore, identity: ModelIdentity, object_name: str) -> AnnotationSet:
+    """`store.load`, read again only when the file changed (another inode, size or time: every save is an atomic
+    rename); a full pool's file takes ~25 ms to parse and validate, and a move to the next image reads it 3 times."""
+    path = store.path(identity, object_name)
+    try:
+        s = path.stat()
+    except FileNotFoundError:
+        return store.load(identity, object_name)
+    return _annotations_of_file(store, identity, object_name, (str(path), identity.fingerprint, s.st_ino, s.st_size,
+                                                              s.st_mtime_ns, s.st_ctime_ns))
+
+
+@st.cache_resource(max_entries=16, show_spinner=False)
+def _annotations_of_file(
+    _store: AnnotationStore, _identity: ModelIdentity, object_name: str, file_key: tuple
+) -> AnnotationSet:
+    return _store.load(_identity, object_name)  # immutable (frozen dataclasses): safe to share between sessions
+
+
+@st.cache_data(max_entries=8, show_spinner=False)
+def pool_codes(_model, model_key: tuple, seed: int) -> np.ndarray:
+    """float32 (POOL_MAX, nz): the codes of the pool of `seed` (drawing them takes ~25 ms; each run needs one)."""
+    return pool_z(_model.config, seed).numpy()
+
+
+@st.cache_data(max_entries=400, show_spinner=False)
+def canvas_background(_image: np.ndarray, model_key: tuple, seed: int, index: int) -> str:
+    """Pool image `index` of `seed` (uint8 (S, S, 3), passed as `_image`) enlarged to the canvas, as a PNG data URI.
+
+    Encoded once per image (PNG level 1: exact pixels, ~10 ms less than the canvas' own RGBA encoding on every
+    run), so moving to the next image sends a ready picture."""
+    buf = io.BytesIO()
+    Image.fromarray(canvas_picture(_image)).save(buf, format="PNG", compress_level=1)
+    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
 
 
 def canvas_scale(image_size: int = IMAGE_SIZE) -> int:
@@ -163,3 +232,26 @@ def table_row(row: dict) -> dict:
         else:
             out[k] = pct(v)
     return out
+
+
+@st.cache_data(max_entries=8, show_spinner=False)
+def carried_suggestions(_store: AnnotationStore, identity: ModelIdentity, object_name: str, _config, files: tuple) -> tuple:
+    """(step of the earlier weights, {(seed, index): their record}) from the latest other-weights annotation file of
+    this model and object that can be carried over (`dcgan_core.analysis.carry_over`), or (None, {}).
+
+    `files` ((path, mtime ns) of those files) is the cache key: a new or changed file is read again."""
+    from dcgan_core.analysis.carry_over import earlier_annotations, suggestions
+
+    older = earlier_annotations(_store, identity, object_name)
+    return (older[0].model.step, suggestions(older[0], identity, _config)) if older else (None, {})
+
+
+def suggestions_for(store: AnnotationStore, identity: ModelIdentity, object_name: str, config) -> tuple:
+    """`carried_suggestions`, keyed by the other-weights files as they are now."""
+    files = []
+    for p in store.others(identity, object_name):
+        try:
+            files.append((str(p), p.stat().st_mtime_ns))
+        except OSError:
+            continue
+    return carried_suggestions(store, identity, object_name, config, tuple(files)) if files else (None, {})

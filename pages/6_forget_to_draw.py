@@ -14,7 +14,7 @@ from dcgan_core.analysis.coco import to_coco_json
 from dcgan_core.data.rooms import OBJECT_NAMES
 from explorer import annotation_widgets as annotate
 from explorer import app_state as keys
-from explorer import forget, widgets
+from explorer import annotation_curve, annotator_name, forget, widgets
 from explorer.model_picker import require_model
 
 widgets.page_header(
@@ -30,6 +30,7 @@ store = AnnotationStore()
 
 c = st.columns([1.2, 1, 1, 2])
 object_name = annotate.object_picker(c[0])
+annotator_name.annotator_name(c[0])  # every box is saved under it (read by the annotator below)
 pool_seed = int(c[1].number_input("Pool seed", 0, 2**31 - 1, 0, key=keys.FORGET_POOL_SEED, persist_state="session"))
 pool_size = int(c[2].number_input(
     "Pool size", 10, POOL_MAX, removal.PAPER_IMAGES, step=10, key=keys.FORGET_POOL_SIZE, persist_state="session",
@@ -49,35 +50,25 @@ c[3].caption(
 
 # ---------------------------------------------------------------------------- 1. annotate
 st.subheader("1 · Annotate")
-annotate.show_message()
-progress = st.container()  # filled once this run's drawing is saved
-index = annotate.image_navigator(store, identity, object_name, pool_seed, pool_size)
-notes = annotate.annotator(model, store, identity, notes, images[index], object_name, pool_seed, index)
-with progress:
-    annotate.progress_metrics(notes, object_name, pool_seed, pool_size)
-
-with st.expander("The whole pool, with its annotations", icon=":material/grid_view:"):
-    widgets.show_grid(
-        forget.with_boxes(images, notes, pool_seed), nrow=15, min_px=1200,
-        caption=f"pool images 0-{pool_size - 1} of seed {pool_seed} · red: boxes by hand, orange: by the instrument, "
-        f"green frame: no {object_name}",
-    )
+annotate.annotation_panel(model, store, identity, object_name, pool_seed, pool_size, images)  # reruns on its own
+annotation_curve.growing_curve(model, identity, notes)
 
 st.subheader("Share, import, auto-annotate")
 t = st.columns(3)
 with t[0]:
     st.download_button(
-        "Export annotations (JSON)", notes.to_json(), mime="application/json", on_click="ignore",
+        "Export annotations (JSON)", lambda: store.load(identity, object_name).to_json(), mime="application/json",
+        on_click="ignore",
         file_name=f"{widgets.file_stem('annotations', model.name, identity.fingerprint[:8], object_name)}.json",
-        icon=":material/download:", disabled=notes.n_images == 0,
+        icon=":material/download:",
     )
-    st.download_button(
-        "Export as COCO JSON", lambda: to_coco_json(notes, model.name), mime="application/json", on_click="ignore",
+    st.download_button(  # both read the store when clicked: step 1 reruns on its own, so `notes` may be older
+        "Export as COCO JSON", lambda: to_coco_json(store.load(identity, object_name), model.name),
+        mime="application/json", on_click="ignore",
         file_name=f"{widgets.file_stem('annotations', model.name, identity.fingerprint[:8], object_name)}.coco.json",
-        icon=":material/download:", disabled=notes.n_images == 0, help="For other annotation tools (CVAT, Label Studio, ...)",
+        icon=":material/download:", help="For other annotation tools (CVAT, Label Studio, ...)",
     )
-    st.caption(f"{notes.n_images} images, {notes.n_boxes} boxes; seed, index, z and boxes in "
-               f"{model.config.image_size}-px image pixels.")
+    st.caption(f"Every annotated image: seed, index, z and boxes in {model.config.image_size}-px image pixels.")
 with t[1]:
     st.file_uploader(
         "Import annotations (JSON exported here, or COCO)", type=["json"], key=keys.FORGET_IMPORT,
@@ -110,8 +101,6 @@ if older:
 
 # ---------------------------------------------------------------------------- 2, 3: the next page
 st.subheader("2 · Fit, 3 · Drop and measure")
-st.markdown(
-    f"With {notes.n_boxes} {object_name} box{'' if notes.n_boxes == 1 else 'es'} drawn, fit the logistic regression, "
-    "drop the maps it finds and measure what disappears on the next page:"
-)
+st.markdown(f"With your {object_name} boxes drawn, fit the logistic regression, drop the maps it finds and measure "
+            "what disappears on the next page:")
 annotate.page_link("9_forget_fit_and_drop.py", "Forgetting windows: fit, drop, measure")

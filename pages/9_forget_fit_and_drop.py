@@ -10,7 +10,7 @@ from dcgan_core.analysis.annotations import AnnotationStore
 from dcgan_core.data.rooms import OBJECT_NAMES
 from explorer import annotation_widgets as annotate
 from explorer import app_state as keys
-from explorer import annotation_curve, forget, saved_codes, widgets
+from explorer import annotation_curve, annotator_name, forget, saved_codes, widgets
 from explorer.charts.forget import fit_weights_figure
 from explorer.forget import pct
 from explorer.model_picker import require_model
@@ -26,8 +26,7 @@ widgets.page_header(
 )
 model = require_model()  # any size: boxes map onto the penultimate layer (S/2 px) of the model's own S-px images
 g = model.generator
-layer = g.penultimate_layer
-n_maps = g.feature_channels[layer]
+layer, n_maps = g.penultimate_layer, g.feature_channels[g.penultimate_layer]
 store = AnnotationStore()
 c = st.columns([1.2, 3])
 object_name = annotate.object_picker(c[0])
@@ -38,11 +37,12 @@ with widgets.user_errors("read the saved annotations"):
     notes = store.load(identity, object_name)
 c[1].caption(f"{notes.n_boxes} boxes of {object_name} on {notes.n_images} images of {identity.describe()}, read from "
              f"`{store.path(identity, object_name)}`.")
+fit_on, chosen = annotator_name.fit_on_picker(c[0], notes)  # whose boxes: one annotator's, or all merged per image
 annotate.page_link("6_forget_to_draw.py", "1 · Annotate: draw the boxes")
 
 tab_fit, tab_drop = st.tabs(["2 · Fit", "3 · Drop and measure"])
 fits = st.session_state.setdefault(keys.FORGET_FIT, {})
-fit_slot = (identity.fingerprint, object_name)
+fit_slot = (identity.fingerprint, object_name, fit_on)
 fit = None
 with tab_fit:
     st.markdown(
@@ -52,14 +52,14 @@ with tab_fit:
         f"standardised activations, balanced classes, strong L2: C = {removal.DEFAULT_C:g}, so that correlated maps "
         "share weight instead of cancelling); accuracy held out by image."
     )
-    if st.button("Fit logistic regression", type="primary", icon=":material/model_training:", disabled=notes.n_boxes == 0):
+    if st.button("Fit logistic regression", type="primary", icon=":material/model_training:", disabled=chosen.n_boxes == 0):
         fits[fit_slot] = notes.to_json()
-    if notes.n_boxes == 0:
+    if chosen.n_boxes == 0:
         st.info(f"Draw at least one {object_name} box (or auto-annotate) to fit.", icon=":material/info:")
     fit_json = fits.get(fit_slot)
     if fit_json:
         with st.spinner("Fitting..."), widgets.user_errors("fit the logistic regression"):
-            fit = forget.fit_maps(model.loaded, model.key, fit_json)
+            fit = forget.fit_maps(model.loaded, model.key, fit_json, fit_on)
         if fit_json != notes.to_json():
             st.info("The annotations changed since this fit: fit again to use them.", icon=":material/info:")
 
@@ -94,7 +94,7 @@ with tab_fit:
     st.plotly_chart(fit_weights_figure(fit.relative_weights, maps, layer), width="stretch")
     st.caption(f"A positive weight: the map is more active on {object_name}s than elsewhere. Held-out accuracy "
                f"{pct(fit.accuracy)} on {fit.n_test_images} images never seen by the fit (split by image, not position).")
-    annotation_curve.how_many_are_enough(model, notes, keys.FORGET_CURVE)
+    annotation_curve.how_many_are_enough(model, chosen, keys.FORGET_CURVE)
 
 with tab_drop:
     p = st.columns([1, 1, 1, 3])

@@ -9,6 +9,7 @@ from dcgan_core.models import ModelConfig
 @pytest.fixture(autouse=True)
 def _isolated_dirs(tmp_path_factory, monkeypatch):
     monkeypatch.setenv("DCGAN_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))
+    monkeypatch.setenv("DCGAN_BACKGROUND_REFITS", "0")  # no refits in the background unless a test turns them on
     torch.manual_seed(0)
 
 

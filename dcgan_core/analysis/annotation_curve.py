@@ -75,6 +75,13 @@ class AnnotationCurve:
     pool_boxes: int
     points: list[CurvePoint]
 
+    @classmethod
+    def from_dict(cls, d: dict) -> AnnotationCurve:
+        """The curve back from `as_dict` (or `dcgan forget curve --save`); derived figures are recomputed."""
+        fields = ("images", "boxes", "maps", "removed", "random")
+        return cls(d["object_name"], int(d["n"]), int(d["pool_images"]), int(d["pool_boxes"]),
+                   [CurvePoint(**{k: p[k] for k in fields}) for p in d["points"]])
+
     def as_dict(self) -> dict:
         out = asdict(self)
         for p, d in zip(self.points, out["points"]):

@@ -6,13 +6,25 @@ One JSON file per (model weights, object), written atomically (see `AnnotationSt
     {"format": "dcgan-explorer-annotations/1", "object": "window",
      "model": {"name": "rooms", "fingerprint": "<sha256>", "step": 3000, "image_size": 64, "nz": 100},
      "images": [{"seed": 0, "index": 12, "z": [... nz floats ...], "boxes": [[x0, y0, x1, y1], ...],
-                 "no_object": false, "source": "hand"}, ...]}
+                 "no_object": false, "source": "hand", "annotator": "alice"}, ...]}
 
 Boxes are in pixels of the model's own image (`model.image_size`: 32, 64 or 128 px), x to the
 right, y down, x1/y1 exclusive (a box [0, 0, 64, 64] is the whole of a 64-px image). `no_object` marks an image looked at and found to
 have none (it adds only negatives); `source` is "hand" or "instrument" (auto-annotated).
 The image is sample `index` of `sample_z(POOL_MAX, config, seed)`; its z is stored as
 well, so a file stands on its own.
+
+Annotators: every record (one pool image as one annotator saw it) names who made it, so several
+people can annotate the same image independently; a file holds one record per (seed, index,
+annotator). The name is free text (1-64 printable characters, e.g. "alice"). Records without one
+(files written before annotators were recorded: the field is optional, the format tag unchanged)
+are "anonymous" (`DEFAULT_ANNOTATOR`), or "instrument" (`INSTRUMENT`) when their source is the
+instrument: instrument-made records are always the annotator "instrument", and no person may use
+that name. The instrument only suggests: where a person has a record of an image, the instrument's
+record of it is dropped (a person who looked at the image supersedes it, as drawing over the
+instrument's boxes always did). `AnnotationSet.of_annotator` picks one annotator's records;
+`AnnotationSet.for_fit` gives one record per image for a fit (one annotator's, or all merged:
+see there). Agreement between annotators: `agreement.py`.
 
 Model identity: annotations only mean something for the weights they were drawn on (the
 same z gives another picture after more training), so a file carries the model's name
@@ -47,6 +59,9 @@ SOURCES = ("hand", "instrument")
 IDENTITY_KEYS = ("name", "fingerprint", "step", "image_size", "nz")  # what an annotations file records of its model
 MIN_BOX_PX = 2.0  # boxes thinner than this (image pixels) are clicks, not boxes
 MAX_IMPORT_BYTES = 20_000_000
+DEFAULT_ANNOTATOR = "anonymous"  # who made a person's record that names nobody (every file before annotators existed)
+INSTRUMENT = "instrument"  # the annotator of every instrument-made record; no person may take the name
+MAX_ANNOTATOR_CHARS = 64
 
 Box = tuple[float, float, float, float]  # (x0, y0, x1, y1) in image pixels, x1/y1 exclusive
 
@@ -58,9 +73,15 @@ class AnnotationError(ValueError):
 # --------------------------------------------------------------------------- annotations
 
 
+def valid_annotator_name(name) -> bool:
+    """1-64 printable characters without leading or trailing spaces (any script: "Zoë", "李")."""
+    return (isinstance(name, str) and 0 < len(name) <= MAX_ANNOTATOR_CHARS and name.isprintable()
+            and name == name.strip())
+
+
 @dataclass(frozen=True)
 class Annotation:
-    """One pool image and what was marked on it."""
+    """One pool image and what one annotator marked on it."""
 
     seed: int  # pool seed
     index: int  # sample index in the pool
@@ -68,10 +89,28 @@ class Annotation:
     boxes: tuple[Box, ...] = ()
     no_object: bool = False  # looked at, and the object is not there
     source: str = "hand"  # "hand" or "instrument" (auto-annotated)
+    annotator: str = ""  # who made it; "" becomes INSTRUMENT for instrument-made records, else DEFAULT_ANNOTATOR
+
+    def __post_init__(self) -> None:
+        if not self.annotator:
+            object.__setattr__(self, "annotator", INSTRUMENT if self.source == "instrument" else DEFAULT_ANNOTATOR)
+        if not valid_annotator_name(self.annotator):
+            raise AnnotationError(f"bad annotator name {self.annotator!r}: use 1-{MAX_ANNOTATOR_CHARS} printable "
+                                  "characters without leading or trailing spaces (e.g. alice)")
+        if (self.source == "instrument") != (self.annotator == INSTRUMENT):
+            raise AnnotationError(
+                f"the annotator {INSTRUMENT!r} is the room instrument: its records have source 'instrument', and a "
+                f"person's records need another name (got annotator {self.annotator!r} with source {self.source!r})")
 
     @property
     def key(self) -> tuple[int, int]:
+        """The pool image: (seed, index)."""
         return (self.seed, self.index)
+
+    @property
+    def record_key(self) -> tuple[int, int, str]:
+        """The record: (seed, index, annotator). A set holds at most one record per record key."""
+        return (self.seed, self.index, self.annotator)
 
     @property
     def annotated(self) -> bool:
@@ -81,26 +120,88 @@ class Annotation:
     def to_dict(self) -> dict:
         return {
             "seed": self.seed, "index": self.index, "z": list(self.z), "boxes": [list(b) for b in self.boxes],
-            "no_object": self.no_object, "source": self.source,
+            "no_object": self.no_object, "source": self.source, "annotator": self.annotator,
         }
 
 
 @dataclass(frozen=True)
 class AnnotationSet:
-    """Every annotated image of one model and one object, in (seed, index) order."""
+    """Every annotation record of one model and one object, in (seed, index, annotator) order.
+
+    `images` holds records: one per pool image and annotator (with a single annotator, one per
+    image, as before annotators existed). The instrument's record of an image is dropped where a
+    person has one.
+    """
 
     model: ModelIdentity
     object_name: str
     images: tuple[Annotation, ...] = ()
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "images", tuple(sorted((a for a in self.images if a.annotated), key=lambda a: a.key)))
+        kept = [a for a in self.images if a.annotated]
+        by_people = {a.key for a in kept if a.annotator != INSTRUMENT}
+        kept = [a for a in kept if a.annotator != INSTRUMENT or a.key not in by_people]
+        object.__setattr__(self, "images", tuple(sorted(kept, key=lambda a: a.record_key)))
 
-    def get(self, seed: int, index: int) -> Annotation | None:
-        return next((a for a in self.images if a.key == (seed, index)), None)
+    def get(self, seed: int, index: int, annotator: str | None = None) -> Annotation | None:
+        """`annotator`'s record of pool image (seed, index); annotator None: the image's first record (its only
+        one while a single person annotates; with several, the first by name)."""
+        return next((a for a in self.images if a.key == (seed, index) and annotator in (None, a.annotator)), None)
+
+    def records(self, seed: int, index: int) -> tuple[Annotation, ...]:
+        """Every annotator's record of pool image (seed, index), by annotator name."""
+        return tuple(a for a in self.images if a.key == (seed, index))
+
+    @property
+    def annotators(self) -> tuple[str, ...]:
+        """Who made the records: people by name, then INSTRUMENT if it has any."""
+        names = {a.annotator for a in self.images}
+        return tuple(sorted(names - {INSTRUMENT})) + ((INSTRUMENT,) if INSTRUMENT in names else ())
+
+    @property
+    def people(self) -> tuple[str, ...]:
+        """The annotators who are not the instrument, by name."""
+        return tuple(n for n in self.annotators if n != INSTRUMENT)
+
+    def of_annotator(self, annotator: str) -> AnnotationSet:
+        """Only `annotator`'s records (empty when there are none)."""
+        return replace(self, images=tuple(a for a in self.images if a.annotator == annotator))
+
+    def for_fit(self, annotator: str | None = None) -> AnnotationSet:
+        """One record per pool image, to fit on: `annotator`'s records, or (None) every annotator's merged.
+
+        Merging, per image: a single record stays as it is (a one-annotator set comes back
+        unchanged). Several people's records become one: the union of their boxes (a feature
+        position is a positive where anyone boxed the object, and a negative only where nobody drew
+        a box near it), "no object" only when all of them said so; its annotator is their names
+        joined with "+". (The instrument's record never meets a person's: see `__post_init__`.)
+        AnnotationError when `annotator` has no records.
+        """
+        if annotator is not None:
+            if annotator not in self.annotators:
+                known = ", ".join(self.annotators) or "nobody yet"
+                raise AnnotationError(f"no {self.object_name} annotations by {annotator!r} (annotators: {known})")
+            return self.of_annotator(annotator)
+        by_image: dict[tuple[int, int], list[Annotation]] = {}
+        for a in self.images:
+            by_image.setdefault(a.key, []).append(a)
+        merged = []
+        for group in by_image.values():
+            if len(group) == 1:
+                merged.append(group[0])
+                continue
+            boxes = tuple(dict.fromkeys(b for a in group for b in a.boxes))  # union, duplicates once, in order
+            name = "+".join(a.annotator for a in group)[:MAX_ANNOTATOR_CHARS].strip("+ ")
+            merged.append(replace(group[0], boxes=boxes, no_object=not boxes, annotator=name))
+        return replace(self, images=tuple(merged))
 
     @property
     def n_images(self) -> int:
+        """Pool images with at least one record (an image two people annotated counts once)."""
+        return len({a.key for a in self.images})
+
+    @property
+    def n_records(self) -> int:
         return len(self.images)
 
     @property
@@ -112,10 +213,14 @@ class AnnotationSet:
         return sum(a.source == "instrument" for a in self.images)
 
     def merged(self, annotations: Iterable[Annotation]) -> AnnotationSet:
-        """These annotations with `annotations` replacing the same (seed, index); an empty one removes the image."""
-        by_key = {a.key: a for a in self.images}
+        """These annotations with `annotations` replacing the same annotator's record of the same (seed, index); an
+        empty one removes that record. A person's record, even an empty one, also removes the instrument's record of
+        its image (with one annotator this is what it always did: a record replaces whatever the image had)."""
+        by_key = {a.record_key: a for a in self.images}
         for a in annotations:
-            by_key[a.key] = a
+            if a.annotator != INSTRUMENT:
+                by_key.pop((a.seed, a.index, INSTRUMENT), None)
+            by_key[a.record_key] = a
         return replace(self, images=tuple(by_key.values()))
 
     def without_source(self, source: str) -> AnnotationSet:
@@ -177,13 +282,13 @@ class AnnotationSet:
         images = data.get("images")
         if not isinstance(images, list):
             raise AnnotationError("'images' must be a list")
-        seen: set[tuple[int, int]] = set()
+        seen: set[tuple[int, int, str]] = set()
         parsed = []
         for i, item in enumerate(images):
             a = _read_annotation(item, i, model)
-            if a.key in seen:
-                raise AnnotationError(f"image {i}: seed {a.seed} #{a.index} appears twice")
-            seen.add(a.key)
+            if a.record_key in seen:
+                raise AnnotationError(f"image {i}: seed {a.seed} #{a.index} by {a.annotator} appears twice")
+            seen.add(a.record_key)
             parsed.append(a)
         return cls(model=model, object_name=object_name, images=tuple(parsed))
 
@@ -259,9 +364,15 @@ def _read_annotation(item, i: int, model: ModelIdentity) -> Annotation:
     source = item.get("source", "hand")
     if source not in SOURCES:
         raise AnnotationError(f"{where}: source must be one of {', '.join(SOURCES)}, got {source!r}")
-    return Annotation(
-        seed=seed, index=index, z=tuple(float(v) for v in z), boxes=tuple(parsed), no_object=no_object, source=source
-    )
+    annotator = item.get("annotator", "")  # absent in files written before annotators were recorded
+    if annotator != "" and not valid_annotator_name(annotator):
+        raise AnnotationError(f"{where}: bad annotator {json.dumps(annotator)[:80]}: use 1-{MAX_ANNOTATOR_CHARS} "
+                              "printable characters without leading or trailing spaces")
+    try:
+        return Annotation(seed=seed, index=index, z=tuple(float(v) for v in z), boxes=tuple(parsed), no_object=no_object,
+                          source=source, annotator=annotator)
+    except AnnotationError as e:
+        raise AnnotationError(f"{where}: {e}") from None
 
 
 def pool_z(config, seed: int, indices: Sequence[int] | None = None) -> torch.Tensor:
@@ -272,11 +383,12 @@ def pool_z(config, seed: int, indices: Sequence[int] | None = None) -> torch.Ten
 
 def make_annotation(
     seed: int, index: int, z: torch.Tensor | Sequence[float], boxes: Iterable[Sequence[float]] = (), no_object: bool = False,
-    source: str = "hand", image_size: int = IMAGE_SIZE, min_box_px: float = MIN_BOX_PX,
+    source: str = "hand", image_size: int = IMAGE_SIZE, min_box_px: float = MIN_BOX_PX, annotator: str = "",
 ) -> Annotation:
     """An annotation from raw boxes (e.g. drawn with the mouse) in pixels of an `image_size` image (pass the
     model's `config.image_size`): each clipped to the image, rounded to 0.01 px; boxes thinner than `min_box_px`
-    (clicks) dropped. Boxes win over `no_object`."""
+    (clicks) dropped. Boxes win over `no_object`. `annotator`: who drew them ("": DEFAULT_ANNOTATOR, or INSTRUMENT
+    for source "instrument")."""
     clean = []
     for b in boxes:
         x0, y0, x1, y1 = (float(v) for v in b)
@@ -288,7 +400,8 @@ def make_annotation(
             clean.append((round(x0, 2), round(y0, 2), round(x1, 2), round(y1, 2)))
     zz = z.detach().cpu().float().flatten().tolist() if torch.is_tensor(z) else [float(v) for v in z]
     return Annotation(
-        seed=int(seed), index=int(index), z=tuple(zz), boxes=tuple(clean), no_object=bool(no_object) and not clean, source=source
+        seed=int(seed), index=int(index), z=tuple(zz), boxes=tuple(clean), no_object=bool(no_object) and not clean, source=source,
+        annotator=annotator,
     )
 
 
@@ -328,7 +441,8 @@ class AnnotationStore:
             raise AnnotationError(f"{path}: {e} (move the file away to start afresh)") from None
 
     def put(self, model: ModelIdentity, object_name: str, annotations: Iterable[Annotation]) -> AnnotationSet:
-        """Save these images' annotations (replacing the same seed and index; an empty one removes it); the new set."""
+        """Save these records (replacing the same annotator's record of the same seed and index; an empty one removes
+        it; see `AnnotationSet.merged`); the new set."""
         annotations = list(annotations)
         with self._locked(model, object_name):
             current = self.load(model, object_name)

@@ -6,6 +6,14 @@ index, its z, the model's fingerprint, and whether it was looked at and found em
 annotated by the instrument (`source`). Boxes are COCO `bbox` = [x, y, width, height] in pixels of
 the model's own image (32, 64 or 128 px: `model.image_size`); the category is the object.
 
+Annotators: a pool image appears once however many people annotated it. Each box names who drew
+it in `attributes.annotator` (where CVAT keeps a box's attributes), and the image's
+`extra.annotators` lists every annotator's record of it ({annotator, source, no_object}), so a
+person who found no object there comes back too. `extra.annotator`, `no_object` and `source`
+describe the first record, as files written before annotators were recorded did. On import a box
+without `attributes.annotator` belongs to the image's `extra.annotator`, else to "instrument" when
+`extra.source` says so, else to "anonymous" (`annotations.DEFAULT_ANNOTATOR`).
+
 Import takes our own exports (checked against the weights in use, like the JSON format), and COCO
 files from other tools whose image names follow the same pattern: seed and index come from the
 name and z is regenerated from them (`annotations.pool_z`), so a tool that only saw the PNGs can
@@ -23,7 +31,8 @@ from collections.abc import Mapping
 
 from ..models import ModelConfig
 from .annotations import (
-    IMAGE_SIZE, MAX_IMPORT_BYTES, POOL_MAX, SOURCES, Annotation, AnnotationError, AnnotationSet, make_annotation, pool_z,
+    DEFAULT_ANNOTATOR, IMAGE_SIZE, INSTRUMENT, MAX_IMPORT_BYTES, POOL_MAX, Annotation, AnnotationError,
+    AnnotationSet, make_annotation, pool_z, valid_annotator_name,
 )
 from .user_data import ModelIdentity, parse_json, safe_name
 
@@ -40,16 +49,23 @@ def to_coco(notes: AnnotationSet, model_name: str | None = None) -> dict:
     name = model_name or notes.model.name
     size = notes.model.image_size or IMAGE_SIZE  # an identity that records no size: the instruments' 64 px
     images, boxes = [], []
-    for image_id, a in enumerate(notes.images, start=1):
+    by_image: dict[tuple[int, int], list[Annotation]] = {}
+    for a in notes.images:  # records in (seed, index, annotator) order: an image's records follow each other
+        by_image.setdefault(a.key, []).append(a)
+    for image_id, records in enumerate(by_image.values(), start=1):
+        a = records[0]
         images.append({
             "id": image_id, "file_name": image_file_name(name, a.seed, a.index), "width": size, "height": size,
             "extra": {"seed": a.seed, "index": a.index, "z": list(a.z), "model_fingerprint": notes.model.fingerprint,
-                      "no_object": a.no_object, "source": a.source},
+                      "no_object": a.no_object, "source": a.source, "annotator": a.annotator,
+                      "annotators": [{"annotator": r.annotator, "source": r.source, "no_object": r.no_object}
+                                     for r in records]},
         })
-        for x0, y0, x1, y1 in a.boxes:
-            w, h = round(x1 - x0, 4), round(y1 - y0, 4)
-            boxes.append({"id": len(boxes) + 1, "image_id": image_id, "category_id": 1, "bbox": [x0, y0, w, h],
-                          "area": round(w * h, 4), "iscrowd": 0})
+        for r in records:
+            for x0, y0, x1, y1 in r.boxes:
+                w, h = round(x1 - x0, 4), round(y1 - y0, 4)
+                boxes.append({"id": len(boxes) + 1, "image_id": image_id, "category_id": 1, "bbox": [x0, y0, w, h],
+                              "area": round(w * h, 4), "iscrowd": 0, "attributes": {"annotator": r.annotator}})
     return {
         "info": {"description": f"{notes.object_name} boxes on generated images of {notes.model.describe()}",
                  "model": notes.model.to_dict(), "object": notes.object_name},
@@ -114,7 +130,7 @@ def from_coco(data, model: ModelIdentity, object_name: str, config: ModelConfig,
         if size != (pool_size, pool_size):
             raise AnnotationError(f"{where}: image {image.get('file_name')!r} is {size[0]}x{size[1]}; pool images are "
                                   f"{pool_size}x{pool_size} (the size {model.name} draws)")
-        by_id[image["id"]] = (seed, index, extra, [])
+        by_id[image["id"]] = (seed, index, extra, {})  # annotator -> boxes
     for box in data["annotations"]:
         if not isinstance(box, Mapping) or box.get("category_id") != category:
             continue
@@ -125,20 +141,42 @@ def from_coco(data, model: ModelIdentity, object_name: str, config: ModelConfig,
                 and b[2] > 0 and b[3] > 0):
             raise AnnotationError(f"{where}: box {box.get('id')!r} has bbox {b!r}; COCO boxes are [x, y, width, height]")
         x, y, w, h = (float(v) for v in b)
-        by_id[box["image_id"]][3].append((x, y, x + w, y + h))
+        seed, index, extra, boxes = by_id[box["image_id"]]
+        attributes = box.get("attributes") if isinstance(box.get("attributes"), Mapping) else {}
+        who = _annotator(attributes.get("annotator") or _image_annotator(extra), where, f"box {box.get('id')!r}")
+        boxes.setdefault(who, []).append((x, y, x + w, y + h))
     seen: set[tuple[int, int]] = set()
     images: list[Annotation] = []
     for seed, index, extra, boxes in by_id.values():
         if (seed, index) in seen:
             raise AnnotationError(f"{where}: seed {seed} #{index} is listed twice")
         seen.add((seed, index))
-        source = extra.get("source", "hand")
         z = extra.get("z")
         if z is None or len(z) != model.nz:
             z = pool_z(config, seed, [index])[0]
-        images.append(make_annotation(seed, index, z, boxes, no_object=not boxes,
-                                      source=source if source in SOURCES else "hand", image_size=pool_size))
+        listed = extra.get("annotators") if isinstance(extra.get("annotators"), list) else []
+        names = [_annotator(r.get("annotator"), where, f"image {seed} #{index}") for r in listed if isinstance(r, Mapping)]
+        names = list(dict.fromkeys([*names, *boxes])) or [_annotator(_image_annotator(extra), where, f"image {seed} #{index}")]
+        for who in names:  # an annotator listed without a box of the object: looked at, none there
+            images.append(make_annotation(seed, index, z, boxes.get(who, ()), no_object=not boxes.get(who),
+                                          source="instrument" if who == INSTRUMENT else "hand", image_size=pool_size,
+                                          annotator=who))
     return AnnotationSet(model=model, object_name=object_name, images=tuple(images))
+
+
+def _image_annotator(extra: Mapping) -> str:
+    """Who an image's boxes belong to when a box does not say: `extra.annotator`, else the instrument for an
+    instrument-made export, else DEFAULT_ANNOTATOR."""
+    if extra.get("annotator"):
+        return extra["annotator"]
+    return INSTRUMENT if extra.get("source") == "instrument" else DEFAULT_ANNOTATOR
+
+
+def _annotator(name, where: str, what: str) -> str:
+    if not valid_annotator_name(name):
+        raise AnnotationError(f"{where}: {what} has annotator {json.dumps(name)[:80]}; names are 1-64 printable characters "
+                              "without leading or trailing spaces")
+    return name
 
 
 def read_annotations_file(text: str | bytes, model: ModelIdentity, object_name: str, config: ModelConfig,

@@ -14,6 +14,7 @@ Nothing is downloaded: real data sets are read from where the user keeps them.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 from torch.utils.data import Dataset
@@ -37,10 +38,14 @@ def build_dataset(
     train: bool = True,
     length: int = 50_000,
     seed: int = 0,
+    exclude: Sequence[str] | None = None,
 ) -> Dataset:
-    """Make a data set by name. `length` and `seed` apply to procedural ones, `root` and `train` to real ones."""
+    """Make a data set by name. `length` and `seed` apply to procedural ones, `root` and `train` to real ones,
+    `exclude` (paths relative to `root`, e.g. near duplicates from `dcgan dedup`) to a folder."""
     if name not in DATASETS:
         raise ValueError(f"unknown data set {name!r}; choose one of {', '.join(DATASETS)}")
+    if exclude is not None and name != "folder":
+        raise ValueError(f"an exclusion list applies to a folder of images (--dataset folder), not to {name}")
     channels = channels or natural_channels(name)
     if name in PROCEDURAL_DATASETS:
         if channels != 3:
@@ -58,7 +63,7 @@ def build_dataset(
     from . import readers
 
     if name == "folder":
-        return readers.ImageFolderDataset(root, image_size=image_size, channels=channels)
+        return readers.ImageFolderDataset(root, image_size=image_size, channels=channels, exclude=exclude)
     if name == "lsun":
         return readers.LSUNDataset(root, image_size=image_size, channels=channels)
     if name == "cifar10":

@@ -28,7 +28,7 @@ import threading
 import warnings
 import zlib
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -52,6 +52,7 @@ __all__ = [
     "Unreadable",
     "UnreadableImageWarning",
     "center_crop_resize",
+    "read_exclusion_list",
     "to_tensor",
 ]
 
@@ -393,15 +394,29 @@ def _walk_files(root: Path) -> Iterator[Path]:
                 yield Path(directory, name)
 
 
+def read_exclusion_list(path: str | Path) -> list[str]:
+    """The paths of an exclusion list: one path relative to the data folder per line; blank lines and lines
+    starting with '#' are skipped (the format `dcgan dedup --exclude-out` writes)."""
+    path = Path(path).expanduser()
+    if not path.is_file():
+        raise FileNotFoundError(f"exclusion list {path} does not exist; write one with `dcgan dedup --exclude-out {path}`")
+    lines = path.read_text(encoding="utf-8").splitlines()
+    return [line.strip() for line in lines if line.strip() and not line.lstrip().startswith("#")]
+
+
 class ImageFolderDataset(_SkipsUnreadable):
     """Every .jpg/.jpeg/.png/.webp under ``root``, recursively, sorted by relative path.
 
     Images in first-level subfolders are labelled by that subfolder (sorted names ->
     0..k-1), which the feature probe uses as classes; images directly in ``root``
     get label -1. Hidden files and folders (leading ".") are ignored.
+
+    ``exclude``: paths relative to ``root`` (posix, as ``dcgan dedup --exclude-out`` writes them)
+    to leave out, e.g. near duplicates; a path that is not an image of the folder is an error.
     """
 
-    def __init__(self, root: str | Path, image_size: int = 64, channels: int = 3) -> None:
+    def __init__(self, root: str | Path, image_size: int = 64, channels: int = 3,
+                 exclude: Iterable[str] | None = None) -> None:
         _check_size_and_channels(image_size, channels)
         self.root = Path(root).expanduser()
         self.image_size = image_size
@@ -423,6 +438,9 @@ class ImageFolderDataset(_SkipsUnreadable):
             raise FileNotFoundError(message)
 
         image_paths.sort(key=lambda path: path.relative_to(self.root).parts)
+        self.excluded = 0
+        if exclude is not None:
+            image_paths = self._without(image_paths, exclude)
         self.paths: list[Path] = image_paths
         first_level = [path.relative_to(self.root).parts for path in image_paths]
         self.classes: list[str] = sorted({parts[0] for parts in first_level if len(parts) > 1})
@@ -432,6 +450,24 @@ class ImageFolderDataset(_SkipsUnreadable):
             dtype=np.int64,
         )
         self._init_skip_record()
+
+    def _without(self, image_paths: list[Path], exclude: Iterable[str]) -> list[Path]:
+        """image_paths less the excluded ones; refuses names that are not images of this folder."""
+        names = {path.relative_to(self.root).as_posix(): path for path in image_paths}
+        excluded = {name.strip().removeprefix("./") for name in exclude if name.strip()}
+        unknown = sorted(excluded - names.keys())
+        if unknown:
+            shown = ", ".join(unknown[:3]) + (f" and {len(unknown) - 3} more" if len(unknown) > 3 else "")
+            raise ValueError(
+                f"the exclusion list names {len(unknown)} file(s) that are not images under {self.root}: {shown}; "
+                "it was made for another folder (paths are relative to the folder); make one for this folder "
+                f"with `dcgan dedup --data-root {self.root} --exclude-out FILE`"
+            )
+        kept = [path for name, path in names.items() if name not in excluded]
+        if not kept:
+            raise ValueError(f"the exclusion list leaves out every image under {self.root}")
+        self.excluded = len(image_paths) - len(kept)
+        return kept
 
     def __len__(self) -> int:
         return len(self.paths)
