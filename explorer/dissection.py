@@ -76,6 +76,15 @@ def segmenter_of(model) -> tuple[Segmenter | None, str]:
         return None, f"Model {model.name} cannot be dissected: {e}."
 
 
+def require_segmenter(model) -> Segmenter:
+    """The segmenter for the model's data set; where there is none, a one-line note and the page stops there."""
+    segmenter, missing = segmenter_of(model)
+    if segmenter is None:
+        st.info(missing, icon=":material/info:")
+        st.stop()
+    return segmenter
+
+
 # ---------------------------------------------------------------------------- the dissection: stored or on demand
 
 

@@ -24,10 +24,7 @@ widgets.page_header(
     "masks, shows how much of that chance alone gives.",
 )
 model = require_model(what="dissection")
-segmenter, no_segmenter = dis.segmenter_of(model)
-if no_segmenter:
-    st.info(no_segmenter, icon=":material/info:")
-    st.stop()
+segmenter = dis.require_segmenter(model)
 
 with widgets.user_errors("read the dissection"):
     report, note = dis.report_of(model, segmenter)

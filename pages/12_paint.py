@@ -28,10 +28,7 @@ widgets.page_header(
     "units of one layer changes: what G draws around the edit is G's own doing.",
 )
 model = require_model(what="painting with units")
-segmenter, no_segmenter = dis.segmenter_of(model)
-if no_segmenter:
-    st.info(no_segmenter, icon=":material/info:")
-    st.stop()
+segmenter = dis.require_segmenter(model)
 with widgets.user_errors("read the dissection"):
     report, note = dis.report_of(model, segmenter)
 if report is None:
